@@ -1,0 +1,184 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import { Command, Option } from 'commander';
+import cliProgress from 'cli-progress';
+import { loadConfig, ConfigError, type Config } from './platform/config.ts';
+import { Db } from './platform/db.ts';
+import { AppError } from './platform/errors.ts';
+import { migrate } from './platform/migrate.ts';
+import { ROLES, USER_ROLES, type Principal, type Role, type UserRole } from './platform/principal.ts';
+import { createServices, openDatabase, startServer, VERSION, type Services } from './main.ts';
+import { IMPORT_KINDS, type ImportKind, type Progress } from './modules/imports/index.ts';
+import { seedDemo } from './modules/demo/index.ts';
+
+/** The command line: the same services as the HTTP API, for operators and scripts. */
+
+const cliPrincipal = (): Principal => ({ kind: 'system', id: null, name: `cli:${os.userInfo().username}`, role: 'admin' });
+
+/** Opens the database (embedded or DATABASE_URL), migrates it, builds the services, runs `fn`. */
+async function withServices<T>(fn: (s: Services, config: Config) => Promise<T>): Promise<T> {
+  const config = loadConfig();
+  const { url, embedded } = await openDatabase(config);
+  const db = new Db(url, 4);
+  try {
+    await migrate(url);
+    return await fn(createServices(db, config), config);
+  } finally {
+    await db.close();
+    await embedded?.stop();
+  }
+}
+
+function progressBar(label: string): { progress: Progress; stop(): void } {
+  if (!process.stderr.isTTY) {
+    let last = 0;
+    return {
+      progress: (done, total, what) => {
+        const pct = Math.floor((done / Math.max(total, 1)) * 10);
+        if (pct > last || done === total) {
+          last = pct;
+          process.stderr.write(`${label}: ${done}/${total} (${what})\n`);
+        }
+      },
+      stop: () => undefined,
+    };
+  }
+  const bar = new cliProgress.SingleBar({ format: `${label} [{bar}] {value}/{total} {what}`, stream: process.stderr }, cliProgress.Presets.shades_classic);
+  let started = false;
+  return {
+    progress: (done, total, what) => {
+      if (!started) {
+        bar.start(total, 0, { what });
+        started = true;
+      }
+      bar.update(done, { what });
+    },
+    stop: () => started && bar.stop(),
+  };
+}
+
+function waitForSignal(stop: () => Promise<void>) {
+  let stopping = false;
+  const handler = async () => {
+    if (stopping) return;
+    stopping = true;
+    await stop().catch((e) => console.error(e));
+    process.exit(0);
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+}
+
+const program = new Command();
+program.name('mes').description('SMT manufacturing execution system').version(VERSION);
+
+program
+  .command('serve')
+  .description('Start the MES server (no demo data). Configure with DATABASE_URL, PORT, HOST, MES_DATA_DIR, MES_ADMIN_PASSWORD.')
+  .action(async () => {
+    const running = await startServer(loadConfig());
+    console.log(`MES listening on ${running.url} (API docs: ${running.url}/api/v1/docs)`);
+    waitForSignal(running.stop);
+  });
+
+program
+  .command('migrate')
+  .description('Apply pending database migrations and exit')
+  .action(async () => {
+    const config = loadConfig();
+    const { url, embedded } = await openDatabase(config);
+    try {
+      const applied = await migrate(url, console.log);
+      console.log(applied.length ? `Applied ${applied.length} migration(s)` : 'Database is up to date');
+    } finally {
+      await embedded?.stop();
+    }
+  });
+
+program
+  .command('import')
+  .description(`Import a file: ${IMPORT_KINDS.join(' | ')}. factory = JSON/YAML factory document; parts, avl = CSV. All or nothing.`)
+  .argument('<kind>', IMPORT_KINDS.join(' | '))
+  .argument('<file>', 'path of the file')
+  .action(async (kind: string, file: string) => {
+    if (!IMPORT_KINDS.includes(kind as ImportKind)) throw new AppError('VALIDATION_FAILED', `Unknown import kind "${kind}"; use one of ${IMPORT_KINDS.join(', ')}`);
+    const text = await fs.readFile(file, 'utf8');
+    await withServices(async (s) => {
+      const bar = progressBar(`import ${kind}`);
+      try {
+        const r = await s.imports.importText(cliPrincipal(), kind as ImportKind, text, bar.progress);
+        bar.stop();
+        console.log(`Imported ${file}: ${r.created} created, ${r.updated} updated, ${r.unchanged} unchanged`);
+        for (const n of r.notes) console.log(`note: ${n}`);
+      } finally {
+        bar.stop();
+      }
+    });
+  });
+
+const user = program.command('user').description('Manage users');
+user
+  .command('add')
+  .description('Create a user; the password comes from --password, MES_USER_PASSWORD, or is generated and printed once')
+  .argument('<username>')
+  .addOption(new Option('--role <role>', 'role').choices([...USER_ROLES]).makeOptionMandatory())
+  .option('--name <displayName>', 'display name')
+  .option('--password <password>', 'password (prefer MES_USER_PASSWORD to keep it out of the shell history)')
+  .action(async (username: string, opts: { role: UserRole; name?: string; password?: string }) => {
+    const generated = opts.password ?? process.env.MES_USER_PASSWORD ? undefined : (await import('node:crypto')).randomBytes(12).toString('base64url');
+    const password = opts.password ?? process.env.MES_USER_PASSWORD ?? generated!;
+    await withServices(async (s) => {
+      const u = await s.auth.createUser(cliPrincipal(), { username, role: opts.role, password, ...(opts.name ? { displayName: opts.name } : {}) });
+      console.log(`Created user ${u.username} (${u.role})`);
+      if (generated) console.log(`Password: ${generated}`);
+    });
+  });
+
+const token = program.command('token').description('Manage API tokens for machines, ERP and scripts');
+token
+  .command('create')
+  .description('Create an API token; the token is printed alone on the last line')
+  .requiredOption('--name <name>', 'token name, e.g. the machine or integration it belongs to')
+  .addOption(new Option('--role <role>', 'role').choices([...ROLES]).makeOptionMandatory())
+  .option('--station <code...>', 'limit the token to these stations')
+  .action(async (opts: { name: string; role: Role; station?: string[] }) => {
+    await withServices(async (s) => {
+      const r = await s.auth.createToken(cliPrincipal(), { name: opts.name, role: opts.role, stationCodes: opts.station ?? [] });
+      console.log(`Created token "${r.info.name}" with role ${r.info.role}${r.info.stationIds.length ? ` for ${r.info.stationIds.length} station(s)` : ''}`);
+      console.log(r.token);
+    });
+  });
+
+const demo = program.command('demo').description('Demo factory');
+demo
+  .command('seed')
+  .description('Load the demo factory (one SMT line, a 60-line BOM product with ~300 placements, AVL, route, programs, quality plan); idempotent')
+  .action(async () => {
+    await withServices(async (s) => {
+      const bar = progressBar('demo seed');
+      const r = await seedDemo(s.imports, cliPrincipal(), bar.progress);
+      bar.stop();
+      console.log(`Demo factory loaded: ${r.created} created, ${r.updated} updated, ${r.unchanged} unchanged`);
+    });
+  });
+demo
+  .command('start')
+  .description('The newcomer demo: start the server on the embedded database, load the demo factory')
+  .action(async () => {
+    const config = loadConfig();
+    const running = await startServer(config);
+    const r = await seedDemo(running.services.imports, cliPrincipal());
+    console.log(`Demo factory ready (${r.created} created, ${r.unchanged} unchanged).`);
+    console.log(`MES listening on ${running.url}  ·  API docs ${running.url}/api/v1/docs  ·  health ${running.url}/api/v1/health`);
+    if (!config.adminPassword) console.log('Log in as "admin" (password printed above on first start, or set MES_ADMIN_PASSWORD).');
+    waitForSignal(running.stop);
+  });
+
+program.parseAsync(process.argv).catch((e: unknown) => {
+  if (e instanceof ConfigError) console.error(`Configuration error: ${e.message}`);
+  else if (e instanceof AppError) {
+    console.error(`${e.code}: ${e.message}`);
+    for (const fe of e.errors ?? []) console.error(`  ${fe.field}: ${fe.message}`);
+  } else console.error(e instanceof Error ? e.message : e);
+  process.exitCode = 1;
+});

@@ -1,0 +1,97 @@
+import fs from 'node:fs';
+import type { Config } from './platform/config.ts';
+import { Db } from './platform/db.ts';
+import { startEmbeddedPostgres, type EmbeddedHandle } from './platform/embedded-pg.ts';
+import { createHttpApp, type App } from './platform/http.ts';
+import { migrate } from './platform/migrate.ts';
+import { createAuthService, registerAuthRoutes, type AuthService } from './modules/auth/index.ts';
+import { registerAuditRoutes } from './modules/audit/routes.ts';
+import { createFactoryService, registerFactoryRoutes, type FactoryService } from './modules/factory/index.ts';
+import { createPartsService, registerPartsRoutes, type PartsService } from './modules/parts/index.ts';
+import { createProductsService, registerProductsRoutes, type ProductsService } from './modules/products/index.ts';
+import { createImportService, registerImportRoutes, type ImportService } from './modules/imports/index.ts';
+import { registerHealthRoutes } from './modules/health/index.ts';
+
+export const VERSION: string = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
+
+/** Every service of the MES, built once and handed to each door (HTTP, CLI, CFX, UI). */
+export interface Services {
+  db: Db;
+  auth: AuthService;
+  factory: FactoryService;
+  parts: PartsService;
+  products: ProductsService;
+  imports: ImportService;
+}
+
+/** Resolves the database: DATABASE_URL, or the embedded PostgreSQL under the data directory. */
+export async function openDatabase(config: Config, log: (s: string) => void = () => undefined): Promise<{ url: string; embedded: EmbeddedHandle | null }> {
+  if (config.databaseUrl) return { url: config.databaseUrl, embedded: null };
+  const embedded = await startEmbeddedPostgres(config.dataDir, config.embeddedPgPort, log);
+  return { url: embedded.connectionString, embedded };
+}
+
+/** Explicit wiring: database → services. No container; each factory gets what it needs. */
+export function createServices(db: Db, config: Pick<Config, 'sessionTtlSeconds'>): Services {
+  const auth = createAuthService(db, { sessionTtlSeconds: config.sessionTtlSeconds });
+  const factory = createFactoryService(db);
+  const parts = createPartsService(db);
+  const products = createProductsService(db, { parts });
+  const imports = createImportService(db, { factory, parts, products });
+  return { db, auth, factory, parts, products, imports };
+}
+
+/** Builds the HTTP app over the services: each module registers its routes. */
+export async function createApp(services: Services, config: Config): Promise<App> {
+  const app = await createHttpApp({ bodyLimit: config.bodyLimit, logLevel: config.logLevel, auth: services.auth, version: VERSION });
+  registerHealthRoutes(app, services.db, VERSION);
+  registerAuthRoutes(app, services.auth, { secureCookies: config.secureCookies, sessionTtlSeconds: config.sessionTtlSeconds });
+  registerAuditRoutes(app, services.db);
+  registerFactoryRoutes(app, services.factory);
+  registerPartsRoutes(app, services.parts);
+  registerProductsRoutes(app, services.products);
+  registerImportRoutes(app, services.imports);
+  return app;
+}
+
+export interface Running {
+  app: App;
+  services: Services;
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Starts the MES: database (embedded or external), migrations, first admin, HTTP server. */
+export async function startServer(config: Config, out: (s: string) => void = console.log): Promise<Running> {
+  const { url: dbUrl, embedded } = await openDatabase(config);
+  try {
+    await migrate(dbUrl, out);
+    const db = new Db(dbUrl, config.dbPoolSize);
+    const services = createServices(db, config);
+    const admin = await services.auth.ensureAdmin(config.adminPassword);
+    if (admin.generatedPassword) {
+      out(`Created user "admin" with the generated password: ${admin.generatedPassword}`);
+      out('(shown once; set MES_ADMIN_PASSWORD before the first start to choose it)');
+    } else if (admin.created) {
+      out('Created user "admin" with the password from MES_ADMIN_PASSWORD');
+    }
+    const app = await createApp(services, config);
+    await app.listen({ port: config.port, host: config.host });
+    const addr = app.server.address();
+    const port = typeof addr === 'object' && addr ? addr.port : config.port;
+    const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+    return {
+      app,
+      services,
+      url,
+      stop: async () => {
+        await app.close();
+        await db.close();
+        await embedded?.stop();
+      },
+    };
+  } catch (e) {
+    await embedded?.stop();
+    throw e;
+  }
+}
