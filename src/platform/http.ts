@@ -1,5 +1,10 @@
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import cookie from '@fastify/cookie';
+import { Ajv } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+
+// ajv-formats is CommonJS; its default export arrives wrapped under Node's ESM loader.
+const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule) as unknown as (ajv: Ajv) => Ajv;
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -143,10 +148,17 @@ export async function createHttpApp(opts: HttpOptions): Promise<App> {
   const app = Fastify({
     bodyLimit: opts.bodyLimit,
     logger: opts.logLevel === 'silent' ? false : { level: opts.logLevel },
-    disableRequestLogging: opts.logLevel !== 'debug' && opts.logLevel !== 'trace',
+    logController: new LogController({ disableRequestLogging: opts.logLevel !== 'debug' && opts.logLevel !== 'trace' }),
     trustProxy: false,
-    ajv: { customOptions: { allErrors: true, removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
+
+  // Bodies are JSON and checked strictly (no type coercion: "5" is not 5); query strings and
+  // path parameters are text and are coerced to the schema's types.
+  const strictAjv = new Ajv({ allErrors: true, removeAdditional: false, coerceTypes: false, useDefaults: true, strict: false });
+  const coercingAjv = new Ajv({ allErrors: true, removeAdditional: false, coerceTypes: 'array', useDefaults: true, strict: false });
+  addFormats(strictAjv);
+  addFormats(coercingAjv);
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strictAjv : coercingAjv).compile(schema));
 
   app.decorateRequest('principal', null);
   // Files (engineering package, attachments) arrive as raw bytes; CSV imports as text.
