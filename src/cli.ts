@@ -180,5 +180,6 @@ program.parseAsync(process.argv).catch((e: unknown) => {
     console.error(`${e.code}: ${e.message}`);
     for (const fe of e.errors ?? []) console.error(`  ${fe.field}: ${fe.message}`);
   } else console.error(e instanceof Error ? e.message : e);
-  process.exitCode = 1;
+  // Exit explicitly: an exit hook of the embedded PostgreSQL would otherwise end with code 0.
+  process.exit(1);
 });

@@ -25,9 +25,19 @@ declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal | null;
   }
+  interface FastifyInstance {
+    /** Every /api route with the roles it admits: the permission table, for tests and docs. */
+    routeTable: RouteEntry[];
+  }
 }
 
 export const SESSION_COOKIE = 'mes_session';
+
+export interface RouteEntry {
+  method: string;
+  url: string;
+  roles: readonly Role[] | 'public';
+}
 
 export interface Authenticator {
   authenticateSession(token: string): Promise<Principal | null>;
@@ -196,10 +206,13 @@ export async function createHttpApp(opts: HttpOptions): Promise<App> {
   await app.register(swaggerUi, { routePrefix: '/api/v1/docs', uiConfig: { docExpansion: 'list' } });
 
   // Every /api route must say who may call it; a forgotten declaration fails at boot.
+  const routeTable: RouteEntry[] = [];
+  app.decorate('routeTable', routeTable);
   app.addHook('onRoute', (route) => {
     if (!route.url.startsWith('/api/') || route.url.startsWith('/api/v1/docs')) return;
     const roles = route.config?.roles;
     if (roles === undefined) throw new Error(`Route ${route.method} ${route.url} does not declare its roles`);
+    for (const m of [route.method].flat()) if (m !== 'HEAD') routeTable.push({ method: m, url: route.url, roles });
     const schema = (route.schema ??= {}) as Record<string, unknown>;
     if (roles !== 'public') {
       schema.security = [{ bearer: [] }, { session: [] }];

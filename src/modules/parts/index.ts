@@ -193,11 +193,11 @@ export type PartsService = ReturnType<typeof createPartsService>;
 
 export function registerPartsRoutes(app: App, svc: PartsService) {
   registerCrudRoutes(app, svc.parts, {
-    path: '/api/v1/parts', tag: 'parts', noun: 'part', read: R.masterDataRead, write: R.masterDataWrite, schema: PartSchema, createBody: PartBody,
+    path: '/api/v1/parts', tag: 'parts', noun: 'part', read: R.masterDataRead, write: R.masterDataWrite, deletable: true, schema: PartSchema, createBody: PartBody,
     filters: Type.Object({ ipn: Type.Optional(Type.String()), mslLevel: Type.Optional(Type.String()) }, { additionalProperties: false }),
   });
   registerCrudRoutes(app, svc.manufacturerParts, {
-    path: '/api/v1/manufacturer-parts', tag: 'parts', noun: 'manufacturer part', read: R.masterDataRead, write: R.masterDataWrite,
+    path: '/api/v1/manufacturer-parts', tag: 'parts', noun: 'manufacturer part', read: R.masterDataRead, write: R.masterDataWrite, deletable: true,
     schema: ManufacturerPartSchema, createBody: ManufacturerPartBody,
     filters: Type.Object({ mpn: Type.Optional(Type.String()), manufacturer: Type.Optional(Type.String()) }, { additionalProperties: false }),
   });
