@@ -274,3 +274,20 @@ BEGIN
   RETURN COALESCE(NEW, OLD);
 END $$;
 CREATE TRIGGER program_slots_frozen BEFORE INSERT OR UPDATE OR DELETE ON program_slots FOR EACH ROW EXECUTE FUNCTION guard_program_slot();
+
+-- Change feed: master-data tables announce every committed change (NOTIFY is delivered at
+-- commit), so MES instances can keep read caches without serving stale rows.
+CREATE FUNCTION notify_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('mes_changes', TG_TABLE_NAME);
+  RETURN NULL;
+END $$;
+
+DO $$
+DECLARE t text;
+BEGIN
+  FOREACH t IN ARRAY ARRAY['sites','lines','stations','equipment','parts','manufacturer_parts','avl_entries','alternate_permissions','products','product_revisions','programs','program_slots','bom_lines','routes','route_steps','quality_plans']
+  LOOP
+    EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %I FOR EACH STATEMENT EXECUTE FUNCTION notify_change()', t || '_notify', t);
+  END LOOP;
+END $$;

@@ -22,6 +22,12 @@ export interface EntitySpec<T> {
   /** The human key (e.g. `code`), unique in the table. */
   key: keyof T & string;
   orderBy?: string;
+  /**
+   * Keep rows read by id in memory. Safe for master data that changes rarely: every write in any
+   * instance sends NOTIFY (trigger `notify_change`), which empties the cache; while the change
+   * feed is down nothing is cached.
+   */
+  cache?: boolean;
 }
 
 export interface EntityService<T extends { id: number }> {
@@ -41,9 +47,29 @@ export function defineEntity<T extends { id: number }>(db: Db, spec: EntitySpec<
   const select = ['id', ...fields.map((f) => `${spec.columns[f]} AS "${f}"`)].join(', ');
   const orderBy = spec.orderBy ?? spec.columns[spec.key as keyof Omit<T, 'id'> & string] ?? 'id';
 
+  const cache = new Map<number, T>();
+  let generation = 0;
+  if (spec.cache) {
+    db.onChange(spec.table, () => {
+      generation++;
+      cache.clear();
+    });
+  }
+
   async function get(id: number, q: Queryable = db): Promise<T> {
-    const r = await q.query<T>(`SELECT ${select} FROM ${spec.table} WHERE id = $1`, [id]);
+    const cacheable = spec.cache && q === db && db.changeFeedLive;
+    if (cacheable) {
+      const hit = cache.get(id);
+      if (hit) return hit;
+    }
+    const gen = generation;
+    const r = await q.query<T>(`SELECT ${select} FROM ${spec.table} WHERE id = $1`, [id], `${spec.table}.get`);
     if (!r.rows[0]) throw notFound(spec.entity, id);
+    // Only cache what was read with no change notified meanwhile.
+    if (cacheable && gen === generation && db.changeFeedLive) {
+      if (cache.size > 50_000) cache.clear();
+      cache.set(id, r.rows[0]);
+    }
     return r.rows[0];
   }
 
@@ -66,6 +92,12 @@ export function defineEntity<T extends { id: number }>(db: Db, spec: EntitySpec<
     const r = await q.query<T>(`SELECT ${select} FROM ${spec.table} ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY ${orderBy}`, params);
     return r.rows;
   }
+
+  /** Own writes empty the cache at once; other instances learn through the change feed. */
+  const invalidate = () => {
+    generation++;
+    cache.clear();
+  };
 
   async function create(who: Principal, input: Partial<Omit<T, 'id'>>, q?: Queryable): Promise<T> {
     return inTx(db, q, async (tx) => {
@@ -90,6 +122,7 @@ export function defineEntity<T extends { id: number }>(db: Db, spec: EntitySpec<
       if (given.length === 0) return before;
       const sets = given.map((f, i) => `${spec.columns[f]} = $${i + 2}`);
       await tx.query(`UPDATE ${spec.table} SET ${sets.join(', ')} WHERE id = $1`, [id, ...given.map((f) => (patch as Record<string, unknown>)[f])]);
+      invalidate();
       const after = await get(id, tx);
       await recordAudit(tx, who, { action: 'update', entity: spec.entity, entityId: id, before, after });
       return after;
@@ -101,6 +134,7 @@ export function defineEntity<T extends { id: number }>(db: Db, spec: EntitySpec<
       const before = (await tx.query<T>(`SELECT ${select} FROM ${spec.table} WHERE id = $1 FOR UPDATE`, [id])).rows[0];
       if (!before) throw notFound(spec.entity, id);
       await tx.query(`DELETE FROM ${spec.table} WHERE id = $1`, [id]);
+      invalidate();
       await recordAudit(tx, who, { action: 'delete', entity: spec.entity, entityId: id, before });
     });
   }

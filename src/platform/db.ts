@@ -7,7 +7,8 @@ pg.types.setTypeParser(pg.types.builtins.NUMERIC, (v) => Number(v));
 
 /** Anything that can run a query: the pool or a transaction's client. */
 export interface Queryable {
-  query<R extends object = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<pg.QueryResult<R>>;
+  /** `name` makes it a prepared statement, parsed and planned once per connection (hot paths). */
+  query<R extends object = Record<string, unknown>>(text: string, params?: readonly unknown[], name?: string): Promise<pg.QueryResult<R>>;
 }
 
 export type Tx = Queryable & { readonly inTransaction: true };
@@ -19,16 +20,24 @@ export type Tx = Queryable & { readonly inTransaction: true };
  */
 export class Db implements Queryable {
   readonly pool: pg.Pool;
+  private readonly connectionString: string;
+  private listener: pg.Client | null = null;
+  private listenerReady: Promise<void> | null = null;
+  private readonly changeHandlers = new Map<string, Set<() => void>>();
+  private closed = false;
+  /** False while the change feed is not connected: caches must not trust themselves then. */
+  changeFeedLive = false;
 
   constructor(connectionString: string, poolSize = 10) {
+    this.connectionString = connectionString;
     this.pool = new pg.Pool({ connectionString, max: poolSize, idleTimeoutMillis: 30_000 });
     // An idle client's error (e.g. the server restarted) must not crash the process.
     this.pool.on('error', () => undefined);
   }
 
-  async query<R extends object = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<pg.QueryResult<R>> {
+  async query<R extends object = Record<string, unknown>>(text: string, params?: readonly unknown[], name?: string): Promise<pg.QueryResult<R>> {
     try {
-      return await this.pool.query<R>(text, params as unknown[]);
+      return name ? await this.pool.query<R>({ name, text, values: params as unknown[] }) : await this.pool.query<R>(text, params as unknown[]);
     } catch (e) {
       throw translateDbError(e);
     }
@@ -45,9 +54,9 @@ export class Db implements Queryable {
       const client = await this.pool.connect();
       const tx: Tx = {
         inTransaction: true,
-        query: async <R extends object>(text: string, params?: readonly unknown[]) => {
+        query: async <R extends object>(text: string, params?: readonly unknown[], name?: string) => {
           try {
-            return await client.query<R>(text, params as unknown[]);
+            return name ? await client.query<R>({ name, text, values: params as unknown[] }) : await client.query<R>(text, params as unknown[]);
           } catch (e) {
             throw translateDbError(e);
           }
@@ -70,7 +79,57 @@ export class Db implements Queryable {
     }
   }
 
+  /**
+   * Calls `fn` whenever a row of `table` changes in any MES instance (tables whose trigger sends
+   * NOTIFY mes_changes). Also called for every table when the feed reconnects, since
+   * notifications may have been missed meanwhile.
+   */
+  onChange(table: string, fn: () => void): void {
+    let set = this.changeHandlers.get(table);
+    if (!set) this.changeHandlers.set(table, (set = new Set()));
+    set.add(fn);
+    this.listenerReady ??= this.connectListener();
+  }
+
+  private flushAll() {
+    for (const set of this.changeHandlers.values()) for (const fn of set) fn();
+  }
+
+  private async connectListener(): Promise<void> {
+    if (this.closed) return;
+    const client = new pg.Client({ connectionString: this.connectionString });
+    client.on('notification', (n) => {
+      const set = this.changeHandlers.get(n.payload ?? '');
+      if (set) for (const fn of set) fn();
+    });
+    const retry = () => {
+      if (this.closed) return;
+      this.changeFeedLive = false;
+      this.listener = null;
+      this.flushAll();
+      if (!this.closed) setTimeout(() => void (this.listenerReady = this.connectListener()), 1000).unref();
+    };
+    client.on('error', () => undefined);
+    client.on('end', retry);
+    try {
+      this.listener = client;
+      await client.connect();
+      await client.query('LISTEN mes_changes');
+      if (this.closed) {
+        await client.end();
+        return;
+      }
+      this.flushAll();
+      this.changeFeedLive = true;
+    } catch {
+      await client.end().catch(() => undefined);
+    }
+  }
+
   async close(): Promise<void> {
+    this.closed = true;
+    this.changeFeedLive = false;
+    await this.listener?.end().catch(() => undefined);
     await this.pool.end();
   }
 }

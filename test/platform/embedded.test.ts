@@ -14,7 +14,7 @@ describe('zero-configuration start on the embedded PostgreSQL', () => {
     expect(config.databaseUrl).toBeUndefined();
     const running = await startServer(config, (s) => lines.push(s));
     try {
-      const health = await fetch(`${running.url}/api/v1/health`).then((r) => r.json());
+      const health = (await fetch(`${running.url}/api/v1/health`).then((r) => r.json())) as { status: string; database: { version: string } };
       expect(health.status).toBe('ok');
       expect(Number.parseInt(health.database.version, 10)).toBeGreaterThanOrEqual(15);
       expect(lines.some((l) => /generated password: \S{16}/.test(l))).toBe(true);

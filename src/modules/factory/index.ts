@@ -56,14 +56,14 @@ export const EquipmentSchema = Type.Object({
 
 export function createFactoryService(db: Db) {
   return {
-    sites: defineEntity<Site>(db, { entity: 'site', table: 'sites', key: 'code', columns: { code: 'code', name: 'name', timezone: 'timezone' } }),
-    lines: defineEntity<Line>(db, { entity: 'line', table: 'lines', key: 'code', columns: { siteId: 'site_id', code: 'code', name: 'name' } }),
+    sites: defineEntity<Site>(db, { entity: 'site', table: 'sites', key: 'code', cache: true, columns: { code: 'code', name: 'name', timezone: 'timezone' } }),
+    lines: defineEntity<Line>(db, { entity: 'line', table: 'lines', key: 'code', cache: true, columns: { siteId: 'site_id', code: 'code', name: 'name' } }),
     stations: defineEntity<Station>(db, {
-      entity: 'station', table: 'stations', key: 'code', orderBy: 'line_id, seq, code',
+      entity: 'station', table: 'stations', key: 'code', cache: true, orderBy: 'line_id, seq, code',
       columns: { lineId: 'line_id', code: 'code', name: 'name', type: 'type', seq: 'seq' },
     }),
     equipment: defineEntity<Equipment>(db, {
-      entity: 'equipment', table: 'equipment', key: 'code',
+      entity: 'equipment', table: 'equipment', key: 'code', cache: true,
       columns: { stationId: 'station_id', code: 'code', name: 'name', vendor: 'vendor', model: 'model', serialNumber: 'serial_number', cfxHandle: 'cfx_handle', lanes: 'lanes' },
     }),
   };

@@ -64,7 +64,7 @@ const PERM_SELECT = `id, avl_entry_id AS "avlEntryId", scope, product_revision_i
 
 export function createPartsService(db: Db) {
   const parts = defineEntity<Part>(db, {
-    entity: 'part', table: 'parts', key: 'ipn',
+    entity: 'part', table: 'parts', key: 'ipn', cache: true,
     columns: { ipn: 'ipn', description: 'description', package: 'package', mslLevel: 'msl_level', placed: 'placed' },
   });
   const manufacturerParts = defineEntity<ManufacturerPart>(db, {
