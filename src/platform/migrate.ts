@@ -16,7 +16,7 @@ export interface MigrationFile {
   checksum: string;
 }
 
-/** Lists `NNNN_name.sql` files in order; refuses gaps and duplicate numbers. */
+/** Lists `NNNN_name.sql` files in order; refuses duplicate numbers (gaps are allowed). */
 export async function readMigrations(dir = MIGRATIONS_DIR): Promise<MigrationFile[]> {
   const files = (await fs.readdir(dir)).filter((f) => f.endsWith('.sql')).sort();
   const out: MigrationFile[] = [];
@@ -24,7 +24,7 @@ export async function readMigrations(dir = MIGRATIONS_DIR): Promise<MigrationFil
     const m = /^(\d{4})_([a-z0-9_]+)\.sql$/.exec(f);
     if (!m) throw new Error(`Migration file name ${f} must look like 0001_name.sql`);
     const version = Number(m[1]);
-    if (version !== out.length + 1) throw new Error(`Migration ${f} breaks the numbering (expected ${out.length + 1})`);
+    if (out.some((m) => m.version === version)) throw new Error(`Migration number ${m[1]} is used twice (${f})`);
     const sql = await fs.readFile(path.join(dir, f), 'utf8');
     out.push({ version, name: m[2]!, sql, checksum: crypto.createHash('sha256').update(sql).digest('hex') });
   }
@@ -54,8 +54,12 @@ export async function migrate(connectionString: string, log: (s: string) => void
     for (const r of (await client.query<{ version: number; checksum: string }>('SELECT version, checksum FROM schema_migrations')).rows) {
       done.set(r.version, r.checksum);
     }
+    const highestApplied = Math.max(0, ...done.keys());
     for (const m of migrations) {
       const prior = done.get(m.version);
+      if (prior === undefined && m.version < highestApplied) {
+        throw new Error(`Migration ${m.version}_${m.name} is new but numbered below the last applied one (${highestApplied}); renumber it`);
+      }
       if (prior !== undefined) {
         if (prior !== m.checksum) throw new Error(`Migration ${m.version}_${m.name} was changed after it was applied`);
         continue;

@@ -41,11 +41,27 @@ describe('migrations', () => {
     }
   });
 
-  it('migration files are numbered without gaps', async () => {
+  it('refuses duplicate numbers, and a new file numbered below an applied one', async () => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mig-'));
     await fs.writeFile(path.join(dir, '0001_a.sql'), 'SELECT 1');
-    await fs.writeFile(path.join(dir, '0003_c.sql'), 'SELECT 1');
-    await expect(readMigrations(dir)).rejects.toThrow(/breaks the numbering/);
+    await fs.writeFile(path.join(dir, '0001_b.sql'), 'SELECT 1');
+    await expect(readMigrations(dir)).rejects.toThrow(/used twice/);
     await fs.rm(dir, { recursive: true });
+    const fresh = await freshDatabase();
+    try {
+      await migrate(fresh.url);
+      const c = new pg.Client({ connectionString: fresh.url });
+      await c.connect();
+      await c.query(`INSERT INTO schema_migrations (version, name, checksum) VALUES (9999, 'future', 'x')`);
+      await c.end();
+      await expect(migrate(fresh.url)).resolves.toEqual([]);
+      const c2 = new pg.Client({ connectionString: fresh.url });
+      await c2.connect();
+      await c2.query(`DELETE FROM schema_migrations WHERE version = 1`);
+      await c2.end();
+      await expect(migrate(fresh.url)).rejects.toThrow(/numbered below the last applied/);
+    } finally {
+      await fresh.drop();
+    }
   });
 });
