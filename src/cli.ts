@@ -10,6 +10,7 @@ import { ROLES, USER_ROLES, type Principal, type Role, type UserRole } from './p
 import { createServices, openDatabase, startServer, VERSION, type Services } from './main.ts';
 import { IMPORT_KINDS, type ImportKind, type Progress } from './modules/imports/index.ts';
 import { seedDemo } from './modules/demo/index.ts';
+import { BOM_FIELDS, parseBomCsv, type BomField } from './modules/products/index.ts';
 
 /** The command line: the same services as the HTTP API, for operators and scripts. */
 
@@ -97,12 +98,36 @@ program
 
 program
   .command('import')
-  .description(`Import a file: ${IMPORT_KINDS.join(' | ')}. factory = JSON/YAML factory document; parts, avl = CSV. All or nothing.`)
-  .argument('<kind>', IMPORT_KINDS.join(' | '))
+  .description(
+    `Import a file: ${[...IMPORT_KINDS, 'bom'].join(' | ')}. factory = JSON/YAML factory document; parts, avl, bom = CSV ` +
+      '(bom needs --revision PRODUCT:REV of a draft revision). All or nothing; errors listed by line.',
+  )
+  .argument('<kind>', [...IMPORT_KINDS, 'bom'].join(' | '))
   .argument('<file>', 'path of the file')
-  .action(async (kind: string, file: string) => {
-    if (!IMPORT_KINDS.includes(kind as ImportKind)) throw new AppError('VALIDATION_FAILED', `Unknown import kind "${kind}"; use one of ${IMPORT_KINDS.join(', ')}`);
+  .option('--revision <product:rev>', 'for bom: the draft product revision, e.g. CTRL-100:B')
+  .option('--map <field=column...>', 'for bom: explicit column mapping, e.g. ipn="Part No" refdes=Designators')
+  .action(async (kind: string, file: string, opts: { revision?: string; map?: string[] }) => {
     const text = await fs.readFile(file, 'utf8');
+    if (kind === 'bom') {
+      const m = /^(.+):([^:]+)$/.exec(opts.revision ?? '');
+      if (!m) throw new AppError('VALIDATION_FAILED', 'bom import needs --revision PRODUCT:REV');
+      const mapping: Partial<Record<BomField, string>> = {};
+      for (const kv of opts.map ?? []) {
+        const [f, ...rest] = kv.split('=');
+        if (!(BOM_FIELDS as readonly string[]).includes(f!)) throw new AppError('VALIDATION_FAILED', `Unknown BOM field ${f}; use ${BOM_FIELDS.join(', ')}`);
+        mapping[f as BomField] = rest.join('=');
+      }
+      await withServices(async (s) => {
+        const rev = await s.products.findRevision(m[1]!, m[2]!);
+        if (!rev) throw new AppError('NOT_FOUND', `Product revision ${opts.revision} does not exist`);
+        const parsed = parseBomCsv(text, mapping);
+        if (parsed.errors.length) throw new AppError('IMPORT_INVALID', `The BOM file has ${parsed.errors.length} error(s); nothing was imported`, { errors: parsed.errors });
+        const r = await s.products.replaceBom(cliPrincipal(), rev.id, parsed.lines, { createParts: true, source: `csv:${file}` });
+        console.log(`Imported BOM ${file} into ${opts.revision}: ${r.lines} lines, ${r.placements} placements, ${r.partsCreated} parts and ${r.avlEntriesCreated} AVL entries created`);
+      });
+      return;
+    }
+    if (!IMPORT_KINDS.includes(kind as ImportKind)) throw new AppError('VALIDATION_FAILED', `Unknown import kind "${kind}"; use one of ${[...IMPORT_KINDS, 'bom'].join(', ')}`);
     await withServices(async (s) => {
       const bar = progressBar(`import ${kind}`);
       try {

@@ -48,3 +48,21 @@ describe('mes command line', () => {
     expect((await testServices().auth.checkPassword(username, 'floor-password', null)).role).toBe('operator');
   });
 });
+
+describe('mes import bom', () => {
+  it('imports a BOM CSV into a draft revision named PRODUCT:REV', async () => {
+    const { system } = await import('../helpers.ts');
+    const s = testServices();
+    const code = uniq('CB');
+    const p = await s.products.products.create(system, { code, name: code });
+    await s.products.createRevision(system, { productId: p.id, revision: 'A' });
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mes-bom-'));
+    const file = path.join(dir, 'bom.csv');
+    await fs.writeFile(file, `Pos,Teil,Menge,Bauteile\n1,${code}-R,3,"R1-R3"\n`);
+    const { stdout } = await mes(['import', 'bom', file, '--revision', `${code}:A`, '--map', 'line=Pos', 'ipn=Teil', 'quantity=Menge', 'refdes=Bauteile']);
+    expect(stdout).toMatch(/1 lines, 3 placements, 1 parts/);
+    const rev = await s.products.findRevision(code, 'A');
+    expect((await s.products.getBom(rev!.id))[0]!.refdes).toEqual(['R1', 'R2', 'R3']);
+    await fs.rm(dir, { recursive: true });
+  });
+});
