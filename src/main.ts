@@ -11,6 +11,7 @@ import { createPartsService, registerPartsRoutes, type PartsService } from './mo
 import { createProductsService, registerProductsRoutes, type ProductsService } from './modules/products/index.ts';
 import { createImportService, registerImportRoutes, type ImportService } from './modules/imports/index.ts';
 import { registerHealthRoutes } from './modules/health/index.ts';
+import { registerWebRoutes, WEB_DIST_DIR } from './modules/web/index.ts';
 
 export const VERSION: string = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
 
@@ -51,6 +52,7 @@ export async function createApp(services: Services, config: Config): Promise<App
   registerPartsRoutes(app, services.parts);
   registerProductsRoutes(app, services.products);
   registerImportRoutes(app, services.imports);
+  registerWebRoutes(app, { distDir: WEB_DIST_DIR });
   return app;
 }
 
