@@ -10,7 +10,7 @@ import { ROLES, USER_ROLES, type Principal, type Role, type UserRole } from './p
 import { createServices, openDatabase, startServer, VERSION, type Services } from './main.ts';
 import { IMPORT_KINDS, type ImportKind, type Progress } from './modules/imports/index.ts';
 import { seedDemo } from './modules/demo/index.ts';
-import { BOM_FIELDS, parseBomCsv, type BomField } from './modules/products/index.ts';
+import { BOM_FIELDS, mergeBomErrors, parseBomCsv, type BomField } from './modules/products/index.ts';
 
 /** The command line: the same services as the HTTP API, for operators and scripts. */
 
@@ -121,7 +121,10 @@ program
         const rev = await s.products.findRevision(m[1]!, m[2]!);
         if (!rev) throw new AppError('NOT_FOUND', `Product revision ${opts.revision} does not exist`);
         const parsed = parseBomCsv(text, mapping);
-        if (parsed.errors.length) throw new AppError('IMPORT_INVALID', `The BOM file has ${parsed.errors.length} error(s); nothing was imported`, { errors: parsed.errors });
+        if (parsed.errors.length) {
+          const all = mergeBomErrors(parsed.errors, await s.products.checkBomLines(parsed.lines));
+          throw new AppError('IMPORT_INVALID', `The BOM file has ${all.length} error(s); nothing was imported`, { errors: all });
+        }
         const r = await s.products.replaceBom(cliPrincipal(), rev.id, parsed.lines, { createParts: true, source: `csv:${file}` });
         console.log(`Imported BOM ${file} into ${opts.revision}: ${r.lines} lines, ${r.placements} placements, ${r.partsCreated} parts and ${r.avlEntriesCreated} AVL entries created`);
       });

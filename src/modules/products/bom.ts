@@ -195,3 +195,9 @@ export function parseBomCsv(text: string, mapping: Partial<Record<BomField, stri
   });
   return { lines, columns, errors };
 }
+
+/** Parse errors plus rule errors of the lines that parsed, without repeating a field twice. */
+export function mergeBomErrors(parseErrors: FieldError[], ruleErrors: FieldError[]): FieldError[] {
+  const seen = new Set(parseErrors.map((e) => `${e.line}|${e.field}`));
+  return [...parseErrors, ...ruleErrors.filter((e) => !seen.has(`${e.line}|${e.field}`))].sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
+}

@@ -3,4 +3,4 @@ export {
   type RouteStepInput, type Program, type ProgramInput, type QualityPlan, type ParameterRange, TRACE_PACKAGE_SECTIONS,
 } from './service.ts';
 export { registerProductsRoutes } from './routes.ts';
-export { parseBomCsv, parseRefdes, validateBomLines, BOM_FIELDS, type BomLineInput, type BomField } from './bom.ts';
+export { mergeBomErrors, parseBomCsv, parseRefdes, validateBomLines, BOM_FIELDS, type BomLineInput, type BomField } from './bom.ts';

@@ -4,7 +4,7 @@ import { AppError } from '../../platform/errors.ts';
 import { errors, who, type App } from '../../platform/http.ts';
 import { R } from '../../platform/principal.ts';
 import { StationTypeSchema } from '../factory/index.ts';
-import { BOM_FIELDS, parseBomCsv, type BomField } from './bom.ts';
+import { BOM_FIELDS, mergeBomErrors, parseBomCsv, type BomField } from './bom.ts';
 import { TRACE_PACKAGE_SECTIONS, type ProductsService } from './service.ts';
 import { DateTime, NullableDateTime, Enum } from '../../platform/schema.ts';
 
@@ -224,7 +224,10 @@ export function registerProductsRoutes(app: App, svc: ProductsService) {
         mapping[m[1] as BomField] = String(v);
       }
       const parsed = parseBomCsv(req.body, mapping);
-      if (parsed.errors.length) throw new AppError('IMPORT_INVALID', `The BOM file has ${parsed.errors.length} error(s); nothing was imported`, { errors: parsed.errors });
+      if (parsed.errors.length) {
+        const all = mergeBomErrors(parsed.errors, await svc.checkBomLines(parsed.lines));
+        throw new AppError('IMPORT_INVALID', `The BOM file has ${all.length} error(s); nothing was imported`, { errors: all });
+      }
       const summary = await svc.replaceBom(who(req), req.params.id, parsed.lines, { createParts: (req.query as { createParts?: boolean }).createParts ?? true, source: 'csv' });
       return { summary, columns: parsed.columns as Record<string, string> };
     },

@@ -318,6 +318,16 @@ export function createProductsService(db: Db, deps: { parts: PartsService }) {
     return q ? run(q) : db.tx(run);
   }
 
+  /**
+   * The rule errors of BOM lines (refdes count, duplicates) without writing anything, so a file
+   * with format errors can be reported whole in one round.
+   */
+  async function checkBomLines(lines: BomLineInput[]): Promise<FieldError[]> {
+    const ipns = [...new Set(lines.map((l) => l.ipn).filter(Boolean))];
+    const placed = new Map((await db.query<{ ipn: string; placed: boolean }>('SELECT ipn, placed FROM parts WHERE ipn = ANY($1)', [ipns])).rows.map((r) => [r.ipn, r.placed]));
+    return validateBomLines(lines, (ipn) => placed.get(ipn));
+  }
+
   async function getRoute(revId: number, q: Queryable = db): Promise<Route | undefined> {
     const r = (await q.query<{ id: number; name: string }>('SELECT id, name FROM routes WHERE product_revision_id = $1', [revId])).rows[0];
     if (!r) return undefined;
@@ -580,7 +590,7 @@ export function createProductsService(db: Db, deps: { parts: PartsService }) {
 
   return {
     products, getRevision, findRevision, listRevisions, createRevision, updateRevision, checkRelease, releaseBlockersIn: releaseBlockers, releaseRevision, obsoleteRevision, deriveRevision,
-    getBom, replaceBom, getRoute, replaceRoute, getProgram, listPrograms, createProgram, updateProgram, setProgramState,
+    getBom, replaceBom, checkBomLines, getRoute, replaceRoute, getProgram, listPrograms, createProgram, updateProgram, setProgramState,
     getQualityPlan, putQualityPlan, addRevisionFile, listRevisionFiles, addStepAttachment, getFile,
   };
 }
