@@ -11,6 +11,7 @@ import { createPartsService, registerPartsRoutes, type PartsService } from './mo
 import { createProductsService, registerProductsRoutes, type ProductsService } from './modules/products/index.ts';
 import { createImportService, registerImportRoutes, type ImportService } from './modules/imports/index.ts';
 import { registerHealthRoutes } from './modules/health/index.ts';
+import { createMaterialsService, registerMaterialsRoutes, type MaterialsService } from './modules/materials/index.ts';
 import { registerWebRoutes, WEB_DIST_DIR } from './modules/web/index.ts';
 
 export const VERSION: string = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
@@ -23,6 +24,7 @@ export interface Services {
   parts: PartsService;
   products: ProductsService;
   imports: ImportService;
+  materials: MaterialsService;
 }
 
 /** Resolves the database: DATABASE_URL, or the embedded PostgreSQL under the data directory. */
@@ -39,7 +41,8 @@ export function createServices(db: Db, config: Pick<Config, 'sessionTtlSeconds'>
   const parts = createPartsService(db);
   const products = createProductsService(db, { parts });
   const imports = createImportService(db, { factory, parts, products });
-  return { db, auth, factory, parts, products, imports };
+  const materials = createMaterialsService(db, { parts, products, factory });
+  return { db, auth, factory, parts, products, imports, materials };
 }
 
 /** Builds the HTTP app over the services: each module registers its routes. */
@@ -52,6 +55,7 @@ export async function createApp(services: Services, config: Config): Promise<App
   registerPartsRoutes(app, services.parts);
   registerProductsRoutes(app, services.products);
   registerImportRoutes(app, services.imports);
+  registerMaterialsRoutes(app, services.materials);
   registerWebRoutes(app, { distDir: WEB_DIST_DIR });
   return app;
 }

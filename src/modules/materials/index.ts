@@ -1,0 +1,26 @@
+/**
+ * Materials: the public face. Other modules import only from here.
+ *
+ * - receiving (EIGP 114 label scan or fields), lots with a simple hold, packages with location,
+ *   status and an append-only quantity / movement log; split, merge, corrections, consumption;
+ * - MES package labels (ZPL / PNG / PDF, raw printing);
+ * - moisture-sensitive devices: MSD events, bakes, floor life at any instant (injectable clock);
+ * - solder paste and stencils with validity checks, mounted on printers over time;
+ * - feeder setup verification against a program (`verifyLoad`), setup completeness
+ *   (`setupStatus`, for the placement interlock), splices, and the setup history per slot
+ *   (`candidatesAt`, the M2 material candidates of a unit processed at an instant).
+ */
+export {
+  createMaterialsService, MANUAL_MSD_EVENTS, type MaterialsService, type MaterialsOptions, type MaterialsDeps, type MaterialLot, type ReceiveInput,
+  type ReceiveByLabelInput, type ReceiveResult, type Movement, type BakeRecord, type StockRow, type MaterialWarning, type ManualMsdEvent,
+} from './service.ts';
+export { registerMaterialsRoutes } from './routes.ts';
+export {
+  LOAD_REFUSAL_REASONS, CONSUMABLE_PROBLEMS, loadRefusal, type LoadRefusal, type LoadRefusalCode, type ConsumableProblem, type ConsumableProblemCode,
+} from './reasons.ts';
+export type { LoadInput, LoadVerdict, LoadAttempt, SetupInterval, SetupStatus, SlotStatus, SlotPackageStatus } from './setups.ts';
+export { PASTE_DEFAULTS, type Stencil, type StencilInput, type ConsumableCheck, type ConsumableMount } from './consumables.ts';
+export {
+  PACKAGE_KINDS, PACKAGE_STATUSES, type MaterialPackage, type PackageKind, type PackageStatus, type PackageLocation, type LocationInput, type LocationKind,
+  type MsdView, type PasteInfo,
+} from './packages.ts';
