@@ -12,6 +12,8 @@ import { createProductsService, registerProductsRoutes, type ProductsService } f
 import { createImportService, registerImportRoutes, type ImportService } from './modules/imports/index.ts';
 import { registerHealthRoutes } from './modules/health/index.ts';
 import { createMaterialsService, registerMaterialsRoutes, type MaterialsService } from './modules/materials/index.ts';
+import { createWorkOrdersService, registerWorkOrdersRoutes, type WorkOrdersService } from './modules/work-orders/index.ts';
+import { createTrackingService, registerTrackingRoutes, type TrackingService } from './modules/tracking/index.ts';
 import { registerWebRoutes, WEB_DIST_DIR } from './modules/web/index.ts';
 
 export const VERSION: string = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
@@ -25,6 +27,8 @@ export interface Services {
   products: ProductsService;
   imports: ImportService;
   materials: MaterialsService;
+  workOrders: WorkOrdersService;
+  tracking: TrackingService;
 }
 
 /** Resolves the database: DATABASE_URL, or the embedded PostgreSQL under the data directory. */
@@ -42,7 +46,9 @@ export function createServices(db: Db, config: Pick<Config, 'sessionTtlSeconds'>
   const products = createProductsService(db, { parts });
   const imports = createImportService(db, { factory, parts, products });
   const materials = createMaterialsService(db, { parts, products, factory });
-  return { db, auth, factory, parts, products, imports, materials };
+  const workOrders = createWorkOrdersService(db, { products });
+  const tracking = createTrackingService(db, { workOrders });
+  return { db, auth, factory, parts, products, imports, materials, workOrders, tracking };
 }
 
 /** Builds the HTTP app over the services: each module registers its routes. */
@@ -56,6 +62,8 @@ export async function createApp(services: Services, config: Config): Promise<App
   registerProductsRoutes(app, services.products);
   registerImportRoutes(app, services.imports);
   registerMaterialsRoutes(app, services.materials);
+  registerWorkOrdersRoutes(app, services.workOrders);
+  registerTrackingRoutes(app, services.tracking);
   registerWebRoutes(app, { distDir: WEB_DIST_DIR });
   return app;
 }

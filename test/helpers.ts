@@ -113,3 +113,80 @@ export async function makeProduct(opts: { release?: boolean; parts?: number } = 
   const revision = opts.release === false ? rev : await s.products.releaseRevision(system, rev.id);
   return { product, revision, partIpns, program };
 }
+
+/**
+ * A site and line with one station per type (codes unique), for tracking tests.
+ * `stations.placement` etc.; the line's id is `line.id`.
+ */
+export async function makeLine(types: readonly string[] = ['printer', 'spi', 'placement', 'reflow', 'aoi', 'rework', 'ict', 'fct', 'packing']) {
+  const s = testServices();
+  const site = await s.factory.sites.create(system, { code: uniq('S'), name: 'site' });
+  const line = await s.factory.lines.create(system, { siteId: site.id, code: uniq('L'), name: 'line' });
+  const stations: Record<string, Awaited<ReturnType<typeof s.factory.stations.create>>> = {};
+  for (const [i, type] of types.entries()) {
+    stations[type] = await s.factory.stations.create(system, { lineId: line.id, code: uniq(`ST-${type}-`), name: type, type: type as never, seq: i + 1 });
+  }
+  return { site, line, stations };
+}
+
+/**
+ * A released work order on its own line: product from makeProduct (optionally with another
+ * route, given as route steps), quantity 10 unless told otherwise.
+ */
+export async function makeReleasedWorkOrder(
+  opts: {
+    quantity?: number; overrunUnits?: number; overrunPercent?: number; serialPattern?: string | null; release?: boolean;
+    route?: Parameters<Services['products']['replaceRoute']>[2]['steps']; lineTypes?: readonly string[];
+  } = {},
+) {
+  const s = testServices();
+  const made = await makeProduct({ release: false });
+  if (opts.route) {
+    await s.products.replaceRoute(system, made.revision.id, { name: 'custom', steps: opts.route });
+    const types = [...new Set(opts.route.filter((x) => !x.isRepair).map((x) => x.stationType))];
+    await s.products.putQualityPlan(system, made.revision.id, { requiredSteps: types.includes('aoi') ? ['aoi'] : [] });
+  }
+  const revision = await s.products.releaseRevision(system, made.revision.id);
+  const { line, stations } = await makeLine(opts.lineTypes);
+  const wo = await s.workOrders.create(system, {
+    number: uniq('WO-'), customer: 'Test customer', customerPo: uniq('PO'), productRevisionId: revision.id, quantity: opts.quantity ?? 10,
+    overrunUnits: opts.overrunUnits ?? 0, overrunPercent: opts.overrunPercent ?? 0, lineId: line.id, dueDate: '2030-01-31', serialPattern: opts.serialPattern ?? null,
+  });
+  const released = opts.release === false ? wo : await s.workOrders.release(system, wo.id);
+  return { ...made, revision, line, stations, wo: released };
+}
+
+/**
+ * Quality / shipping tests: a released work order on its own line whose product has the given
+ * route (default: makeProduct's print → place → AOI with repair loop) and quality plan (default:
+ * no required results, unit depth, material level M1, lots may mix).
+ */
+export async function makeQualityWorkOrder(
+  opts: {
+    route?: Parameters<Services['products']['replaceRoute']>[2]['steps'];
+    plan?: Parameters<Services['products']['putQualityPlan']>[2];
+    quantity?: number; lineTypes?: readonly string[]; customer?: string;
+    /** Runs on the draft revision before it is released (e.g. to add programs with parameter ranges). */
+    beforeRelease?: (revisionId: number) => Promise<void>;
+  } = {},
+) {
+  const s = testServices();
+  const made = await makeProduct({ release: false });
+  if (opts.route) await s.products.replaceRoute(system, made.revision.id, { name: 'quality', steps: opts.route });
+  await opts.beforeRelease?.(made.revision.id);
+  await s.products.putQualityPlan(system, made.revision.id, { requiredSteps: [], traceDepth: 'unit', materialLevel: 'M1', mixedLotsAllowed: true, ...opts.plan });
+  const revision = await s.products.releaseRevision(system, made.revision.id);
+  const { line, stations } = await makeLine(opts.lineTypes);
+  const wo = await s.workOrders.create(system, {
+    number: uniq('WO-'), customer: opts.customer ?? 'Test customer', customerPo: uniq('PO'), productRevisionId: revision.id, quantity: opts.quantity ?? 50, lineId: line.id,
+  });
+  return { ...made, revision, line, stations, wo: await s.workOrders.release(system, wo.id) };
+}
+
+/** A user with a known password, e.g. to sign electronically (`signature()` gives the signature input). */
+export async function makeUser(role: 'admin' | 'planner' | 'process-engineer' | 'quality-engineer' | 'operator' | 'technician' | 'viewer', password = 'sign-here-123') {
+  const username = uniq('u').toLowerCase();
+  const user = await testServices().auth.createUser(system, { username, role, password });
+  const principal: Principal = { kind: 'user', id: user.id, name: user.username, role };
+  return { user, username, password, principal, signature: (reason = 'checked, fine to go') => ({ password, reason }) };
+}

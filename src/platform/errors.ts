@@ -50,6 +50,12 @@ export const ERROR_STATUS = {
   PRINTER_UNREACHABLE: 502,
   PRINTER_SEND_FAILED: 502,
   PRINTER_TIMEOUT: 504,
+  // Machine integration (CFX, MQTT).
+  CFX_PAYLOAD_INVALID: 400,
+  // Quality and shipping: NCR closure, packing and shipment release refusals.
+  NCR_NOT_CLOSABLE: 409,
+  PACKING_REFUSED: 409,
+  SHIPMENT_BLOCKED: 409,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
