@@ -202,6 +202,78 @@ demo
     waitForSignal(running.stop);
   });
 
+const cfx = program.command('cfx').description('IPC-CFX machine integration');
+cfx
+  .command('setup')
+  .description('Declare the durable CFX queue and bind it to the exchange on the broker (MES_CFX_BROKER_URL, MES_CFX_QUEUE, MES_CFX_EXCHANGE, MES_CFX_BINDING); idempotent')
+  .action(async () => {
+    const { setupBroker } = await import('./integrations/index.ts');
+    const config = loadConfig();
+    if (!config.cfx.brokerUrl) throw new ConfigError('MES_CFX_BROKER_URL must be set for `mes cfx setup` (e.g. amqp://user:password@broker:5672)');
+    const r = await setupBroker(config.cfx);
+    console.log(`Queue ${r.queue} is bound to exchange ${r.exchange} with key ${r.binding} (${r.messages} message(s) waiting, ${r.consumers} consumer(s))`);
+    console.log(`The MES consumes it at AMQP 1.0 address ${config.cfx.consumerAddress}.`);
+  });
+cfx
+  .command('status')
+  .description('Messages per outcome in the last 24 h, open dead letters and unassigned messages')
+  .action(async () => {
+    await withServices(async (s) => {
+      const st = await s.integrations.cfx.stats();
+      console.log(`CFX handle ${s.integrations.cfx.handle}`);
+      for (const [o, n] of Object.entries(st.byOutcome)) console.log(`  ${o.padEnd(12)} ${n}`);
+      console.log(`Open dead letters: ${st.openDeadLetters}; unassigned messages: ${st.openUnassigned}`);
+    });
+  });
+
+program
+  .command('simulate')
+  .description(
+    'Play the demo line\'s CFX traffic: a work order of --boards units on line SMT1 through every station, with materials, inspections, tests, repairs, states and faults. ' +
+      'Over the broker when MES_CFX_BROKER_URL is set (or --transport amqp), else over HTTP to a running MES with a machine token (--url, --token), or --transport direct into this process.',
+  )
+  .option('--boards <n>', 'units to build', '20')
+  .option('--rate <msgPerSecond>', 'messages per second at most (0: as fast as possible)', '50')
+  .addOption(new Option('--transport <kind>', 'how the machines talk to the MES').choices(['amqp', 'http', 'direct']))
+  .option('--url <url>', 'the MES for --transport http (default http://HOST:PORT)')
+  .option('--token <token>', 'machine API token for --transport http (default: one is created)')
+  .option('--seed <n>', 'random seed (a run is reproducible)', '42')
+  .option('--aoi-defects <rate>', 'share of boards with a real AOI defect', '0.05')
+  .option('--test-failures <rate>', 'share of ICT / FCT failures', '0.02')
+  .option('--faults <rate>', 'chance per board and station of a machine fault', '0.004')
+  .action(async (opts: { boards: string; rate: string; transport?: 'amqp' | 'http' | 'direct'; url?: string; token?: string; seed: string; aoiDefects: string; testFailures: string; faults: string }) => {
+    const sim = await import('./integrations/simulator/index.ts');
+    const num = (v: string, name: string) => {
+      const n = Number(v);
+      if (!Number.isFinite(n) || n < 0) throw new AppError('VALIDATION_FAILED', `--${name} must be a number ≥ 0, got ${v}`);
+      return n;
+    };
+    await withServices(async (s, config) => {
+      const kind = opts.transport ?? (config.cfx.brokerUrl ? 'amqp' : 'http');
+      const plan = await sim.prepareDemoRun(s, cliPrincipal(), { boards: Math.max(1, Math.floor(num(opts.boards, 'boards'))) });
+      let transport;
+      if (kind === 'amqp') {
+        if (!config.cfx.brokerUrl) throw new ConfigError('MES_CFX_BROKER_URL must be set for --transport amqp');
+        transport = await sim.amqpTransport(config.cfx.brokerUrl, config.cfx.publishAddress);
+      } else if (kind === 'http') {
+        const token = opts.token ?? (await s.auth.createToken(cliPrincipal(), { name: `simulator-${Date.now()}`, role: 'machine' })).token;
+        transport = sim.httpTransport(opts.url ?? `http://${config.host}:${config.port}`, token);
+      } else {
+        transport = sim.directTransport(s);
+      }
+      console.log(`Simulating work order ${plan.workOrder}: ${plan.serials.length} board(s) on SMT1 via ${transport.name}`);
+      const stop = new AbortController();
+      process.once('SIGINT', () => stop.abort());
+      const r = await sim.runSimulation(plan, transport, {
+        rate: num(opts.rate, 'rate'), seed: num(opts.seed, 'seed'), aoiDefectRate: num(opts.aoiDefects, 'aoi-defects'), testFailRate: num(opts.testFailures, 'test-failures'),
+        faultRate: num(opts.faults, 'faults'), signal: stop.signal, approveFirstArticle: plan.approveFirstArticle,
+        onProgress: (p) => console.log(`${(p.elapsedMs / 1000).toFixed(0)} s: ${p.messages} messages, ${p.completed} board(s) packed`),
+      });
+      await transport.close();
+      console.log(`Done: ${r.messages} messages, ${r.completed} board(s) packed in ${(r.elapsedMs / 1000).toFixed(1)} s (${Math.round(r.messages / Math.max(r.elapsedMs / 1000, 0.001))} msg/s)`);
+    });
+  });
+
 program.parseAsync(process.argv).catch((e: unknown) => {
   if (e instanceof ConfigError) console.error(`Configuration error: ${e.message}`);
   else if (e instanceof AppError) {

@@ -15,6 +15,11 @@ import { createMaterialsService, registerMaterialsRoutes, type MaterialsService 
 import { createWorkOrdersService, registerWorkOrdersRoutes, type WorkOrdersService } from './modules/work-orders/index.ts';
 import { createTrackingService, registerTrackingRoutes, type TrackingService } from './modules/tracking/index.ts';
 import { registerWebRoutes, WEB_DIST_DIR } from './modules/web/index.ts';
+import { createEquipmentService, registerEquipmentRoutes, type EquipmentService } from './modules/equipment/index.ts';
+import { createIntegrations, registerIntegrationRoutes, withTransactionScopes, type Integrations } from './integrations/index.ts';
+import { loadConfig } from './platform/config.ts';
+import { createQualityService, registerQualityInterlockRules, registerQualityRoutes, type QualityService } from './modules/quality/index.ts';
+import { createShippingService, registerShippingRoutes, type ShippingService } from './modules/shipping/index.ts';
 
 export const VERSION: string = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
 
@@ -29,6 +34,13 @@ export interface Services {
   materials: MaterialsService;
   workOrders: WorkOrdersService;
   tracking: TrackingService;
+  equipment: EquipmentService;
+  /** Machine integration: CFX pipeline and kept messages, MQTT telemetry, adapters started by `mes serve`. */
+  integrations: Integrations;
+  /** Results, defects, dispositions, NCR / rework, signatures, holds, first article, quality rules. */
+  quality: QualityService;
+  /** Cartons, packing, shipments, clearance and release. */
+  shipping: ShippingService;
 }
 
 /** Resolves the database: DATABASE_URL, or the embedded PostgreSQL under the data directory. */
@@ -39,7 +51,9 @@ export async function openDatabase(config: Config, log: (s: string) => void = ()
 }
 
 /** Explicit wiring: database → services. No container; each factory gets what it needs. */
-export function createServices(db: Db, config: Pick<Config, 'sessionTtlSeconds'>): Services {
+export function createServices(db: Db, config: Pick<Config, 'sessionTtlSeconds'> & Partial<Pick<Config, 'cfx' | 'mqtt'>>): Services {
+  // Service calls made by the message doors (CFX, MQTT) join the message's transaction.
+  db = withTransactionScopes(db);
   const auth = createAuthService(db, { sessionTtlSeconds: config.sessionTtlSeconds });
   const factory = createFactoryService(db);
   const parts = createPartsService(db);
@@ -48,7 +62,16 @@ export function createServices(db: Db, config: Pick<Config, 'sessionTtlSeconds'>
   const materials = createMaterialsService(db, { parts, products, factory });
   const workOrders = createWorkOrdersService(db, { products });
   const tracking = createTrackingService(db, { workOrders });
-  return { db, auth, factory, parts, products, imports, materials, workOrders, tracking };
+  const quality = createQualityService(db, { auth, tracking, workOrders, materials });
+  registerQualityInterlockRules(tracking);
+  const shipping = createShippingService(db, { quality, workOrders });
+  const equipment = createEquipmentService(db);
+  const integrations = createIntegrations(
+    { db, equipment, products, tracking, materials, workOrders, quality },
+    { ...config, cfx: config.cfx ?? loadConfig({}).cfx, mqtt: config.mqtt ?? loadConfig({}).mqtt },
+    { version: VERSION },
+  );
+  return { db, auth, factory, parts, products, imports, materials, workOrders, tracking, equipment, integrations, quality, shipping };
 }
 
 /** Builds the HTTP app over the services: each module registers its routes. */
@@ -64,6 +87,10 @@ export async function createApp(services: Services, config: Config): Promise<App
   registerMaterialsRoutes(app, services.materials);
   registerWorkOrdersRoutes(app, services.workOrders);
   registerTrackingRoutes(app, services.tracking);
+  registerEquipmentRoutes(app, services.equipment);
+  registerIntegrationRoutes(app, services.integrations);
+  registerQualityRoutes(app, services.quality);
+  registerShippingRoutes(app, services.shipping);
   registerWebRoutes(app, { distDir: WEB_DIST_DIR });
   return app;
 }
@@ -91,6 +118,11 @@ export async function startServer(config: Config, out: (s: string) => void = con
     }
     const app = await createApp(services, config);
     await app.listen({ port: config.port, host: config.host });
+    // CFX broker consumer, request listener, MQTT subscriber: those configured.
+    await services.integrations.start({ log: (msg, err) => app.log.warn({ err }, msg), databaseUrl: dbUrl }).catch(async (e) => {
+      await app.close();
+      throw e;
+    });
     const addr = app.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : config.port;
     const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
@@ -99,6 +131,7 @@ export async function startServer(config: Config, out: (s: string) => void = con
       services,
       url,
       stop: async () => {
+        await services.integrations.stop();
         await app.close();
         await db.close();
         await embedded?.stop();

@@ -21,6 +21,53 @@ export interface Config {
   sessionTtlSeconds: number;
   /** Mark session cookies Secure (set when the MES is served over HTTPS). */
   secureCookies: boolean;
+  /** IPC-CFX: broker subscription, the MES's own handle and its point-to-point request listener. */
+  cfx: CfxConfig;
+  /** MQTT telemetry subscriber. */
+  mqtt: MqttConfig;
+}
+
+export interface CfxConfig {
+  /** AMQP 1.0 broker, e.g. amqp://user:pass@host:5672 or amqps://… ; absent = no broker consumer / publisher. */
+  brokerUrl: string | undefined;
+  /** Durable queue the MES consumes (declared by `mes cfx setup`). */
+  queue: string;
+  /** Exchange CFX endpoints publish to; the queue is bound to it. */
+  exchange: string;
+  /** Binding key of the queue on the exchange (topic pattern). */
+  binding: string;
+  /** AMQP 1.0 source address of the consumer; default `/queue/<queue>` (RabbitMQ 3.x AMQP 1.0 plugin). */
+  consumerAddress: string;
+  /** AMQP 1.0 target address for the MES's own messages; default `/exchange/<exchange>` (routing key = subject). */
+  publishAddress: string;
+  /** The MES's CFX handle (Source of what it sends, target address of its request listener). */
+  handle: string;
+  /** Port of the point-to-point AMQP 1.0 request listener; absent = no listener. */
+  listenPort: number | undefined;
+  listenHost: string;
+  /** Deliveries the consumer holds unacknowledged at most (AMQP link credit). */
+  credit: number;
+  /** Messages applied per transaction at most. */
+  batchSize: number;
+  /** Parallel ordered lanes (messages of one source handle always share a lane). */
+  lanes: number;
+  /** Seconds between the MES's own CFX.Heartbeat messages (0 = none). */
+  heartbeatSeconds: number;
+  /** TLS material for amqps:// and the listener (file paths). */
+  tls: { ca: string | undefined; cert: string | undefined; key: string | undefined };
+}
+
+export interface MqttConfig {
+  /** mqtt://host:1883 or mqtts://…; absent = no MQTT subscriber. */
+  url: string | undefined;
+  /** Topic filters to subscribe to. */
+  topics: string[];
+  /** QoS of the subscriptions (1: acknowledged after commit). */
+  qos: 0 | 1;
+  /** Messages received but not yet committed, at most. */
+  maxInFlight: number;
+  username: string | undefined;
+  password: string | undefined;
 }
 
 export class ConfigError extends Error {}
@@ -33,6 +80,61 @@ function intVar(env: NodeJS.ProcessEnv, name: string, fallback: number, min: num
     throw new ConfigError(`${name} must be an integer between ${min} and ${max}, got "${raw}"`);
   }
   return n;
+}
+
+function optionalUrl(env: NodeJS.ProcessEnv, name: string, protocols: string[]): string | undefined {
+  const raw = env[name]?.trim();
+  if (!raw) return undefined;
+  try {
+    const u = new URL(raw);
+    if (!protocols.includes(u.protocol.replace(/:$/, ''))) throw new Error('protocol');
+  } catch {
+    throw new ConfigError(`${name} must be a ${protocols.map((p) => `${p}://`).join(' or ')} URL, got "${raw}"`);
+  }
+  return raw;
+}
+
+function text(env: NodeJS.ProcessEnv, name: string, fallback: string, pattern?: RegExp): string {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  if (pattern && !pattern.test(raw)) throw new ConfigError(`${name} has an invalid value "${raw}"`);
+  return raw;
+}
+
+function loadCfxConfig(env: NodeJS.ProcessEnv): CfxConfig {
+  const queue = text(env, 'MES_CFX_QUEUE', 'mes.cfx', /^[A-Za-z0-9._:-]{1,200}$/);
+  const exchange = text(env, 'MES_CFX_EXCHANGE', 'amq.topic', /^[A-Za-z0-9._:-]{1,200}$/);
+  const listen = env.MES_CFX_LISTEN_PORT?.trim();
+  return {
+    brokerUrl: optionalUrl(env, 'MES_CFX_BROKER_URL', ['amqp', 'amqps']),
+    queue,
+    exchange,
+    binding: text(env, 'MES_CFX_BINDING', '#'),
+    consumerAddress: text(env, 'MES_CFX_CONSUMER_ADDRESS', `/queue/${queue}`),
+    publishAddress: text(env, 'MES_CFX_PUBLISH_ADDRESS', `/exchange/${exchange}`),
+    handle: text(env, 'MES_CFX_HANDLE', 'OpenMES.MES.1', /^[^\s.]+(\.[^\s.]+)+$/),
+    listenPort: listen ? intVar(env, 'MES_CFX_LISTEN_PORT', 0, 0, 65535) : undefined,
+    listenHost: text(env, 'MES_CFX_LISTEN_HOST', '127.0.0.1'),
+    credit: intVar(env, 'MES_CFX_CREDIT', 2000, 1, 100_000),
+    batchSize: intVar(env, 'MES_CFX_BATCH', 500, 1, 10_000),
+    lanes: intVar(env, 'MES_CFX_LANES', 2, 1, 32),
+    heartbeatSeconds: intVar(env, 'MES_CFX_HEARTBEAT', 60, 0, 86_400),
+    tls: { ca: env.MES_CFX_TLS_CA || undefined, cert: env.MES_CFX_TLS_CERT || undefined, key: env.MES_CFX_TLS_KEY || undefined },
+  };
+}
+
+function loadMqttConfig(env: NodeJS.ProcessEnv): MqttConfig {
+  const topics = (env.MES_MQTT_TOPICS ?? 'mes/telemetry/#').split(',').map((t) => t.trim()).filter((t) => t !== '');
+  if (topics.length === 0) throw new ConfigError('MES_MQTT_TOPICS must name at least one topic filter');
+  const qos = intVar(env, 'MES_MQTT_QOS', 1, 0, 1) as 0 | 1;
+  return {
+    url: optionalUrl(env, 'MES_MQTT_URL', ['mqtt', 'mqtts', 'ws', 'wss']),
+    topics,
+    qos,
+    maxInFlight: intVar(env, 'MES_MQTT_MAX_INFLIGHT', 100, 1, 10_000),
+    username: env.MES_MQTT_USERNAME || undefined,
+    password: env.MES_MQTT_PASSWORD || undefined,
+  };
 }
 
 /** Reads and validates the configuration; throws ConfigError naming the bad variable. */
@@ -66,5 +168,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel,
     sessionTtlSeconds: intVar(env, 'MES_SESSION_TTL', 12 * 3600, 60, 30 * 24 * 3600),
     secureCookies: env.MES_SECURE_COOKIES === '1' || env.MES_SECURE_COOKIES === 'true',
+    cfx: loadCfxConfig(env),
+    mqtt: loadMqttConfig(env),
   };
 }

@@ -1,0 +1,13 @@
+import pg from 'pg';
+import { INSERT_SQL } from './src/modules/quality/results.ts';
+const c = new pg.Client({ connectionString: process.argv[2] });
+await c.connect();
+const st = (await c.query(`SELECT id FROM stations WHERE code = 'SMT1-aoi'`)).rows[0].id;
+const serial = (await c.query(`SELECT serial FROM units WHERE serial LIKE 'IN-%' ORDER BY id DESC LIMIT 1`)).rows[0].serial;
+const rows = [{ i: 1, ident: serial, pos: null, kind: 'inspection', method: 'aoi', station_id: st, station_type: 'aoi', result: 'fail', defect_count: 5, failed_measurements: 0, measurements: Array.from({ length: 20 }, (_, j) => ({ seq: j, name: `M${j}`, value: 1 })) }];
+const defects = Array.from({ length: 5 }, (_, n) => ({ n, i: 1, code: 'BRIDGE', refdes: `R${n}` }));
+await c.query('BEGIN');
+const r = await c.query(`EXPLAIN (ANALYZE, VERBOSE off) ${INSERT_SQL}`, [JSON.stringify(rows), JSON.stringify(defects), '[]', 'x']);
+console.log(r.rows.map((x) => x['QUERY PLAN']).join('\n'));
+await c.query('ROLLBACK');
+await c.end();

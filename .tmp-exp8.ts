@@ -1,0 +1,14 @@
+import pg from 'pg';
+import { INSERT_SQL } from './src/modules/quality/results.ts';
+const c = new pg.Client({ connectionString: process.argv[2] });
+await c.connect();
+const st = (await c.query(`SELECT id FROM stations WHERE code = 'SMT1-aoi'`)).rows[0].id;
+const serials = (await c.query(`SELECT serial FROM units WHERE serial LIKE 'IN-%' ORDER BY id DESC LIMIT 50`)).rows.map((r: any) => r.serial);
+const rows = serials.map((serial: string, k: number) => ({ i: k + 1, ident: serial, pos: null, kind: 'inspection', method: 'aoi', station_id: st, station_type: 'aoi', result: 'fail', defect_count: 5, failed_measurements: 2, measurements: Array.from({ length: 20 }, (_, j) => ({ seq: j, name: `M${j}`, value: 100.5, unit: '%', lower: 82, upper: 118, passed: true })) }));
+const defects = rows.flatMap((r: any) => Array.from({ length: 5 }, (_, n) => ({ n: r.i * 10 + n, i: r.i, code: 'BRIDGE', refdes: `R${n}`, image_ref: 'img://x' })));
+const fails = rows.flatMap((r: any) => [{ i: r.i, name: 'M1' }, { i: r.i, name: 'M2' }]);
+await c.query('BEGIN');
+const r = await c.query(`EXPLAIN (ANALYZE) ${INSERT_SQL}`, [JSON.stringify(rows), JSON.stringify(defects), JSON.stringify(fails), 'x']);
+console.log(r.rows.map((x: any) => x['QUERY PLAN']).join('\n'));
+await c.query('ROLLBACK');
+await c.end();

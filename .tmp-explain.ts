@@ -1,0 +1,10 @@
+import pg from 'pg';
+import { BLOCKERS_SQL } from './src/modules/quality/status.ts';
+const c = new pg.Client({ connectionString: process.argv[2] });
+await c.connect(); await c.query('SET jit = off');
+const ids = (await c.query(`SELECT cu.unit_id FROM shipping_carton_units cu JOIN shipping_cartons c ON c.id = cu.carton_id JOIN work_orders w ON w.id = c.work_order_id WHERE w.number = 'WO-SHIP'`)).rows.map((r) => Number(r.unit_id));
+const wo = (await c.query(`SELECT id FROM work_orders WHERE number = 'WO-SHIP'`)).rows[0].id;
+const req = JSON.stringify([{ wo: Number(wo), seqs: [10, 20, 30], types: ['aoi'], depth: 'lot', material: 'M2' }]);
+const r = await c.query(`EXPLAIN (ANALYZE, BUFFERS off, TIMING on) ${BLOCKERS_SQL}`, [ids, req]);
+console.log(r.rows.map((x) => x['QUERY PLAN']).join('\n'));
+await c.end();

@@ -1,0 +1,251 @@
+import { AppError } from '../../../platform/errors.ts';
+import type { CountInput, MovementInput } from '../../../modules/equipment/index.ts';
+import type { CfxBodies, UnitPosition } from '../messages.ts';
+import { applied, recorded, rejected, type HandlerContext, type HandlerResult, type HandlerSpec, type Machine, type Rejection } from './types.ts';
+
+/**
+ * Production messages → the tracking service (the interlock's start / complete, the same
+ * functions as POST /api/v1/tracking/start and /complete) and the equipment service (counts,
+ * unit movements).
+ *
+ * Out-of-order arrival within a unit's life is harmless by construction:
+ * - UnitsArrived, UnitsDeparted and IdentifiersRead are appended to an event log and change no
+ *   unit state, so a UnitsDeparted before its WorkCompleted changes nothing;
+ * - a unit's state changes only through WorkStarted (start) and WorkCompleted (complete), each
+ *   at its event time (TimeStamp), and the pair is tied by TransactionID in cfx_transactions:
+ *   a WorkCompleted applies even without a start (tracking accepts a completion without one);
+ *   a WorkStarted arriving after its WorkCompleted is recognised as stale and not applied (it
+ *   would put a finished unit back in process); a WorkCompleted that names no units and arrives
+ *   before its WorkStarted is parked and applied when the WorkStarted brings the units.
+ */
+
+const m = (ctx: HandlerContext): Machine => ctx.machine!;
+
+/** The identifiers a unit-list message is about: each unit's, else the carrier / panel barcode. */
+export function identifiersOf(b: { primaryIdentifier: string | null; units: UnitPosition[] }): string[] {
+  const ids = b.units.map((u) => u.unitIdentifier).filter((s) => s.trim() !== '');
+  if (ids.length) return [...new Set(ids)];
+  return b.primaryIdentifier && b.primaryIdentifier.trim() !== '' ? [b.primaryIdentifier] : [];
+}
+
+/** Turns a service refusal into a rejection with the most specific code (the interlock's reason when there is one). */
+export function refusalOf(e: unknown, identifier?: string): Rejection | null {
+  if (!(e instanceof AppError) || e.status >= 500) return null;
+  const verdict = e.details?.verdict as { primary?: { code: string; number: number; message: string } | null } | undefined;
+  const primary = verdict?.primary;
+  const prefix = identifier ? `${identifier}: ` : '';
+  if (primary) return { code: primary.code, message: `${prefix}${primary.message} (FailureCode ${primary.number})` };
+  return { code: e.code, message: `${prefix}${e.message}`, ...(e.errors ? { errors: e.errors } : {}) };
+}
+
+async function program(ctx: HandlerContext, name: string | null, revision: string | null): Promise<{ name: string | null; revision: string | null }> {
+  if (name) return { name, revision };
+  const active = await ctx.deps.equipment.activeRecipe(m(ctx).equipmentId, ctx.envelope.timeStamp, ctx.tx);
+  return { name: active?.recipeName ?? null, revision: active?.revision ?? null };
+}
+
+async function movements(ctx: HandlerContext, kind: MovementInput['kind'], b: { primaryIdentifier: string | null; units: UnitPosition[]; lane?: number | null }): Promise<HandlerResult> {
+  const mc = m(ctx);
+  const rows: MovementInput[] = b.units.length
+    ? b.units.map((u) => ({ stationId: mc.stationId, equipmentId: mc.equipmentId, at: ctx.envelope.timeStamp, kind, identifier: u.unitIdentifier, position: u.positionNumber, lane: b.lane ?? null, messageId: ctx.envelope.uniqueId }))
+    : [{ stationId: mc.stationId, equipmentId: mc.equipmentId, at: ctx.envelope.timeStamp, kind, identifier: b.primaryIdentifier!, position: null, lane: b.lane ?? null, messageId: ctx.envelope.uniqueId }];
+  await ctx.defer('movements', rows, ctx.deps.equipment.recordMovements);
+  return applied();
+}
+
+interface TransactionRow {
+  identifiers: string[];
+  recipe_name: string | null;
+  recipe_revision: string | null;
+  started_at: Date | null;
+  started_message: string | null;
+  completed_message: string | null;
+  parked_completion: ParkedCompletion | null;
+}
+interface ParkedCompletion {
+  uniqueId: string;
+  at: string;
+  body: CfxBodies['CFX.Production.WorkCompleted'];
+}
+
+const TX_COLUMNS = 'identifiers, recipe_name, recipe_revision, started_at, started_message, completed_message, parked_completion';
+
+/**
+ * Reads the transaction's row as it was (locked) and writes the new facts, in one statement:
+ * `upsert` is the INSERT … ON CONFLICT of the message; the row returned is the state before it.
+ */
+async function transactionRow(ctx: HandlerContext, tid: string, upsert: string, params: unknown[], name: string): Promise<TransactionRow | undefined> {
+  return (
+    await ctx.tx.query<TransactionRow>(
+      `WITH old AS (SELECT ${TX_COLUMNS} FROM cfx_transactions WHERE equipment_id = $1 AND transaction_id = $2 FOR UPDATE), up AS (${upsert} RETURNING 1)
+       SELECT * FROM old`,
+      [m(ctx).equipmentId, tid, ...params],
+      name,
+    )
+  ).rows[0];
+}
+
+type Result = 'pass' | 'fail' | 'scrap';
+const UNIT_RESULT: Record<string, Result | 'skip'> = { Pass: 'pass', Fail: 'fail', Scrap: 'scrap', Skip: 'skip' };
+
+/** Applies a WorkCompleted to the units: counts for OEE, then one tracking completion per unit. */
+async function applyCompletion(
+  ctx: HandlerContext,
+  b: CfxBodies['CFX.Production.WorkCompleted'],
+  at: Date,
+  messageId: string,
+  ids: string[],
+  tx: TransactionRow | undefined,
+): Promise<HandlerResult> {
+  const mc = m(ctx);
+  const fallback: Result | null = b.result === 'Completed' ? 'pass' : b.result === 'Failed' ? 'fail' : null;
+  const statusOf = new Map(b.units.map((u) => [u.unitIdentifier, u.status]));
+  const results = ids.map((id) => ({ id, result: statusOf.get(id) ? UNIT_RESULT[statusOf.get(id)!]! : fallback }));
+  const prog = await program(ctx, tx?.recipe_name ?? null, tx?.recipe_revision ?? null);
+  const counts: CountInput[] = [];
+  const good = results.filter((r) => r.result === 'pass').length;
+  const bad = results.filter((r) => r.result === 'fail' || r.result === 'scrap').length;
+  if (good) counts.push({ stationId: mc.stationId, equipmentId: mc.equipmentId, at, kind: 'completed', units: good, recipeName: prog.name, messageId });
+  if (bad) counts.push({ stationId: mc.stationId, equipmentId: mc.equipmentId, at, kind: 'failed', units: bad, recipeName: prog.name, messageId });
+  await ctx.defer('counts', counts, ctx.deps.equipment.recordCounts);
+  if (fallback === null && results.every((r) => r.result === null || r.result === 'skip')) {
+    return recorded(`WorkCompleted with Result ${b.result}: no passage to record (tracking has no abort operation; the units stay where they are)`);
+  }
+  const tracking = ctx.deps.tracking;
+  if (!tracking) return recorded('tracking service not available: completion kept for later, counts recorded');
+  const refusals: Rejection[] = [];
+  for (const r of results) {
+    if (r.result === null || r.result === 'skip') continue;
+    try {
+      await tracking.complete(ctx.principal, {
+        equipment: mc.equipmentCode, identifier: r.id, result: r.result, programName: prog.name, programRevision: prog.revision,
+        startedAt: tx?.started_at ?? null, completedAt: at,
+      });
+    } catch (e) {
+      const refusal = refusalOf(e, r.id);
+      if (!refusal) throw e;
+      refusals.push(refusal);
+    }
+  }
+  if (refusals.length) return rejected(refusals[0]!.code, refusals.map((x) => x.message).join('; '), refusals[0]!.errors ? { errors: refusals[0]!.errors } : {});
+  return applied();
+}
+
+export const productionHandlers = [
+  {
+    name: 'CFX.Production.UnitsArrived',
+    handle: (ctx, b) => movements(ctx, 'arrived', b),
+  } satisfies HandlerSpec<'CFX.Production.UnitsArrived'>,
+  {
+    name: 'CFX.Production.UnitsDeparted',
+    handle: (ctx, b) => movements(ctx, 'departed', b),
+  } satisfies HandlerSpec<'CFX.Production.UnitsDeparted'>,
+  {
+    name: 'CFX.Sensor.Identification.IdentifiersRead',
+    handle: (ctx, b) => movements(ctx, 'identified', b),
+  } satisfies HandlerSpec<'CFX.Sensor.Identification.IdentifiersRead'>,
+  {
+    name: 'CFX.Production.WorkStarted',
+    async handle(ctx, b) {
+      const mc = m(ctx);
+      const ids = identifiersOf(b);
+      const at = ctx.envelope.timeStamp;
+      const row = await transactionRow(
+        ctx, b.transactionId,
+        `INSERT INTO cfx_transactions (equipment_id, transaction_id, identifiers, recipe_name, recipe_revision, started_at, started_message)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (equipment_id, transaction_id) DO UPDATE SET identifiers = CASE WHEN cardinality(EXCLUDED.identifiers) > 0 THEN EXCLUDED.identifiers ELSE cfx_transactions.identifiers END,
+           recipe_name = COALESCE(EXCLUDED.recipe_name, cfx_transactions.recipe_name), recipe_revision = COALESCE(EXCLUDED.recipe_revision, cfx_transactions.recipe_revision),
+           started_at = EXCLUDED.started_at, started_message = EXCLUDED.started_message`,
+        [ids, b.recipeName, b.revision, at, ctx.envelope.uniqueId],
+        'cfx_tx_start',
+      );
+      if (row?.parked_completion) {
+        // The completion came first and named no units: apply it now that the units are known.
+        const p = row.parked_completion;
+        const txRow = { ...row, identifiers: ids, started_at: at, recipe_name: b.recipeName ?? row.recipe_name, recipe_revision: b.revision ?? row.recipe_revision };
+        const r = await applyCompletion(ctx, p.body, new Date(p.at), p.uniqueId, ids, txRow);
+        await ctx.tx.query(
+          `UPDATE cfx_transactions SET parked_completion = NULL, completed_at = $3, completed_message = $4 WHERE equipment_id = $1 AND transaction_id = $2`,
+          [mc.equipmentId, b.transactionId, new Date(p.at), p.uniqueId],
+        );
+        await ctx.settle(p.uniqueId, r);
+        return applied(`start not applied: its WorkCompleted ${p.uniqueId} had arrived first and was applied now`);
+      }
+      if (row?.completed_message) return applied(`stale: TransactionID ${b.transactionId} was completed by ${row.completed_message}; start not applied`);
+      if (ids.length === 0) return rejected('CFX_NO_UNITS', 'WorkStarted names no units and no PrimaryIdentifier');
+      const tracking = ctx.deps.tracking;
+      if (!tracking) return recorded('tracking service not available: start kept for later');
+      const prog = await program(ctx, b.recipeName, b.revision);
+      const refusals: Rejection[] = [];
+      for (const id of ids) {
+        try {
+          await tracking.start(ctx.principal, { equipment: mc.equipmentCode, identifier: id, programName: prog.name, programRevision: prog.revision });
+        } catch (e) {
+          const refusal = refusalOf(e, id);
+          if (!refusal) throw e;
+          refusals.push(refusal);
+        }
+      }
+      if (refusals.length) return rejected(refusals[0]!.code, refusals.map((x) => x.message).join('; '));
+      return applied();
+    },
+  } satisfies HandlerSpec<'CFX.Production.WorkStarted'>,
+  {
+    name: 'CFX.Production.WorkCompleted',
+    async handle(ctx, b) {
+      const mc = m(ctx);
+      const at = ctx.envelope.timeStamp;
+      const named = identifiersOf(b);
+      // Record the completion (keeping an earlier one) and read the transaction as it was, in one statement.
+      const row = await transactionRow(
+        ctx, b.transactionId,
+        `INSERT INTO cfx_transactions (equipment_id, transaction_id, identifiers, completed_at, completed_message)
+         SELECT $1, $2, $3, $4, $5 WHERE cardinality($3::text[]) > 0
+         ON CONFLICT (equipment_id, transaction_id) DO UPDATE SET completed_at = COALESCE(cfx_transactions.completed_at, EXCLUDED.completed_at),
+           completed_message = COALESCE(cfx_transactions.completed_message, EXCLUDED.completed_message),
+           identifiers = CASE WHEN cardinality(cfx_transactions.identifiers) = 0 THEN EXCLUDED.identifiers ELSE cfx_transactions.identifiers END`,
+        [named, at, ctx.envelope.uniqueId],
+        'cfx_tx_complete',
+      );
+      if (row?.completed_message && row.completed_message !== ctx.envelope.uniqueId) {
+        return applied(`TransactionID ${b.transactionId} was already completed by ${row.completed_message}`);
+      }
+      const ids = named.length ? named : (row?.identifiers ?? []);
+      if (ids.length === 0) {
+        if (row?.started_message) return rejected('CFX_NO_UNITS', `WorkCompleted names no units and its WorkStarted ${row.started_message} named none either`);
+        if (row?.parked_completion) return recorded(`another completion of TransactionID ${b.transactionId} (${row.parked_completion.uniqueId}) is already waiting for its WorkStarted; this one is kept, not applied`);
+        const parked: ParkedCompletion = { uniqueId: ctx.envelope.uniqueId, at: at.toISOString(), body: b };
+        await ctx.tx.query(
+          `INSERT INTO cfx_transactions (equipment_id, transaction_id, parked_completion) VALUES ($1, $2, $3)
+           ON CONFLICT (equipment_id, transaction_id) DO UPDATE SET parked_completion = EXCLUDED.parked_completion`,
+          [mc.equipmentId, b.transactionId, JSON.stringify(parked)],
+        );
+        return recorded(`waiting for the WorkStarted of TransactionID ${b.transactionId} to name the units`);
+      }
+      if (!named.length) {
+        await ctx.tx.query(`UPDATE cfx_transactions SET completed_at = $3, completed_message = $4 WHERE equipment_id = $1 AND transaction_id = $2`, [
+          mc.equipmentId, b.transactionId, at, ctx.envelope.uniqueId,
+        ]);
+      }
+      return applyCompletion(ctx, b, at, ctx.envelope.uniqueId, ids, row);
+    },
+  } satisfies HandlerSpec<'CFX.Production.WorkCompleted'>,
+  {
+    name: 'CFX.Production.UnitsDisqualified',
+    async handle(ctx, b) {
+      const mc = m(ctx);
+      const n = Math.max(b.units.length, 1);
+      await ctx.defer('counts', [
+        { stationId: mc.stationId, equipmentId: mc.equipmentId, at: ctx.envelope.timeStamp, kind: 'disqualified' as const, units: n, recipeName: null, messageId: ctx.envelope.uniqueId },
+      ], ctx.deps.equipment.recordCounts);
+      return recorded(`counted for OEE quality (${n} unit(s)); the units' tracking status is unchanged: tracking has no disqualify operation yet`);
+    },
+  } satisfies HandlerSpec<'CFX.Production.UnitsDisqualified'>,
+  {
+    name: 'CFX.Production.Processing.UnitsProcessed',
+    async handle() {
+      return recorded('process data kept with the message; no process-data service yet');
+    },
+  } satisfies HandlerSpec<'CFX.Production.Processing.UnitsProcessed'>,
+];

@@ -1,0 +1,491 @@
+import type { Db, Queryable, Tx } from '../../platform/db.ts';
+import { AppError } from '../../platform/errors.ts';
+import type { Principal } from '../../platform/principal.ts';
+import { isScopedDb, isTainted, runInTransaction } from '../tx-scope.ts';
+import {
+  CfxDecodeError, decodeCfxPayload, encodeCfxEnvelope, makeNotSupportedResponse, type CfxDecodeResult, type CfxEnvelope, type CfxOutgoingEnvelope,
+} from './codec.ts';
+import { classifyMessage, SUPPORTED_MESSAGES, validateMessage, type CfxFieldError, type TypedMessage } from './messages.ts';
+import type { CfxDeps, EndpointInfo, HandlerContext, HandlerRegistry, HandlerResult, Machine, Rejection } from './handlers/types.ts';
+import { machinePrincipal, type MachineResolver } from './machines.ts';
+import { insertDeadLetters, type NewDeadLetter } from '../store.ts';
+
+/**
+ * The CFX ingestion pipeline: bytes in, effects committed, responses out. Every door (AMQP
+ * broker consumer, point-to-point request listener, HTTP, replay) goes through `ingest`.
+ *
+ * For a batch of payloads, in one transaction:
+ * 1. decode (outside the transaction): a payload that cannot be read at all, and each array
+ *    element that is not an envelope, becomes a dead letter with its reason;
+ * 2. resolve each envelope's Source handle to a machine, validate supported messages (field
+ *    errors → dead letter), classify the rest (unsupported → kept; unsupported request →
+ *    answered with NotSupportedResponse);
+ * 3. de-duplicate against cfx_inbox by UniqueID (a duplicate has no effect; a repeated request
+ *    gets the stored response again);
+ * 4. run each message's handler in order; handlers that may refuse get a savepoint, so a
+ *    refusal never undoes the other messages of the batch;
+ * 5. write the inbox rows (one per message, with its outcome), dead letters and unassigned
+ *    messages in bulk, and commit. Only then does the transport acknowledge.
+ * If anything unexpected fails, the batch is rolled back and re-run in safe mode (a savepoint
+ * per message), so one poisonous message goes to the dead-letter store and the others commit.
+ */
+
+export type Transport = 'amqp' | 'amqp-p2p' | 'http' | 'replay';
+export type InboxOutcome = 'applied' | 'recorded' | 'unsupported' | 'answered' | 'rejected' | 'unassigned' | 'own';
+export const INBOX_OUTCOMES: readonly InboxOutcome[] = ['applied', 'recorded', 'unsupported', 'answered', 'rejected', 'unassigned', 'own'];
+
+export interface IncomingPayload {
+  payload: Buffer | string;
+  contentEncoding?: string | null;
+  transport: Transport;
+  receivedAt?: Date;
+  /** The authenticated caller (HTTP): a station-bound token may only speak for its stations' machines. */
+  caller?: Principal;
+  /** Replay of kept messages: rejected / unassigned inbox rows of these UniqueIDs may be processed again. */
+  replay?: boolean;
+  /** The payload already decoded by the transport (see decodeForIngest), so it is not decoded twice. */
+  decoded?: CfxDecodeResult | CfxDecodeError;
+}
+
+/** Decodes a payload once, for a transport that needs to look inside before batching (lane choice). */
+export function decodeForIngest(payload: Buffer | string, contentEncoding: string | null | undefined, receivedAt: Date, zonelessOffsetMinutes = 0): CfxDecodeResult | CfxDecodeError {
+  try {
+    return decodeCfxPayload(payload, contentEncoding ?? undefined, { receivedAt, zonelessOffsetMinutes });
+  } catch (e) {
+    if (e instanceof CfxDecodeError) return e;
+    throw e;
+  }
+}
+
+const UNIT_LISTS = ['Units', 'InspectedUnits', 'TestedUnits', 'RepairedUnits', 'InstalledMaterials', 'UnitProcessData'];
+
+/**
+ * The ordering key of a payload: the unit it is about (PrimaryIdentifier or the first
+ * UnitIdentifier), else its sender. Batches keep the order of payloads with the same key, so a
+ * unit's messages are applied in the order received even when it moves from machine to machine,
+ * and a machine's unit-less messages (states, faults) in theirs.
+ */
+export function orderingKey(d: CfxDecodeResult | CfxDecodeError): string | null {
+  if (d instanceof CfxDecodeError) return null;
+  const env = d.envelopes[0];
+  if (!env) return null;
+  const b = env.body;
+  if (typeof b.PrimaryIdentifier === 'string' && b.PrimaryIdentifier !== '') return `u:${b.PrimaryIdentifier}`;
+  for (const k of UNIT_LISTS) {
+    const list = b[k];
+    if (Array.isArray(list) && list.length && typeof (list[0] as Record<string, unknown>)?.UnitIdentifier === 'string') return `u:${(list[0] as Record<string, string>).UnitIdentifier}`;
+  }
+  return env.source === null ? null : `s:${env.source}`;
+}
+
+export interface MessageOutcome {
+  /** Position in the payload (array index; 0 for a single envelope). */
+  index: number;
+  uniqueId: string | null;
+  messageName: string | null;
+  outcome: InboxOutcome | 'duplicate';
+  detail?: string;
+  /** For rejected messages: the stable reason code and the dead letter keeping the message. */
+  reasonCode?: string;
+  deadLetterId?: number;
+}
+
+export interface IngestResult {
+  messages: MessageOutcome[];
+  /** Response envelopes (CFX wire form) for the requests in the payload, in order. */
+  responses: Record<string, unknown>[];
+  /** Set when the payload as a whole could not be read (it is kept as one dead letter). */
+  payloadError: { code: string; message: string; deadLetterId: number } | null;
+}
+
+export interface PipelineOptions {
+  /** The MES's CFX handle. */
+  handle: string;
+  endpoint: () => EndpointInfo;
+  /** Offset (minutes east of UTC) for zoneless timestamps. */
+  zonelessOffsetMinutes?: number;
+  log?: (msg: string, err?: unknown) => void;
+}
+
+interface DeadLetterRow extends NewDeadLetter {
+  /** Where its id is reported. */
+  target: { work?: Work; item?: ItemState };
+}
+
+interface ItemState {
+  input: IncomingPayload;
+  result: IngestResult;
+  works: Work[];
+  decodeRejections: DeadLetterRow[];
+}
+
+interface Work {
+  item: ItemState;
+  index: number;
+  env: CfxEnvelope;
+  /** Bytes kept if the message must be dead-lettered. */
+  raw: () => { payload: Buffer; contentEncoding: string | null };
+  cls: 'supported' | 'request-unsupported' | 'unsupported';
+  typed: TypedMessage | null;
+  errors: CfxFieldError[] | null;
+  machine: Machine | null;
+  // Result of processing (reset for each attempt).
+  outcome?: InboxOutcome | 'duplicate';
+  detail?: string | null;
+  rejection?: Rejection | null;
+  response?: Record<string, unknown> | null;
+  deadLetterId?: number;
+}
+
+class SafeModeNeeded extends Error {}
+
+const wire = (e: CfxOutgoingEnvelope): Record<string, unknown> => JSON.parse(encodeCfxEnvelope(e)) as Record<string, unknown>;
+const isRetryable = (e: unknown) =>
+  e instanceof AppError && (e.code === 'CONCURRENT_UPDATE' || (e.code === 'DUPLICATE' && String(e.details?.constraint ?? '').startsWith('cfx_inbox')));
+
+export function createCfxPipeline(deps: CfxDeps, registry: HandlerRegistry, resolver: MachineResolver, opts: PipelineOptions) {
+  const db: Db = deps.db;
+  if (!isScopedDb(db)) throw new Error('The CFX pipeline needs services built on a transaction-scoped Db (withTransactionScopes), so effects and inbox commit together');
+  const log = opts.log ?? (() => undefined);
+
+  // ── preparation (no transaction) ───────────────────────────────────────────────────────
+
+  async function prepare(input: IncomingPayload): Promise<ItemState> {
+    const item: ItemState = { input, result: { messages: [], responses: [], payloadError: null }, works: [], decodeRejections: [] };
+    const receivedAt = input.receivedAt ?? new Date();
+    const bytes = typeof input.payload === 'string' ? Buffer.from(input.payload, 'utf8') : input.payload;
+    const decoded = input.decoded ?? decodeForIngest(input.payload, input.contentEncoding, receivedAt, opts.zonelessOffsetMinutes ?? 0);
+    if (decoded instanceof CfxDecodeError) {
+      const e = decoded;
+      item.decodeRejections.push({
+        transport: input.transport, payload: bytes, contentEncoding: input.contentEncoding ?? null, uniqueId: null, source: null, messageName: null,
+        reasonCode: e.code, reason: e.message, field: e.field || null, errors: null, target: { item },
+      });
+      return item;
+    }
+    for (const r of decoded.rejected) {
+      const row: DeadLetterRow = {
+        transport: input.transport, payload: Buffer.from(JSON.stringify(r.raw) ?? 'null', 'utf8'), contentEncoding: null, uniqueId: r.uniqueId, source: null,
+        messageName: r.messageName, reasonCode: r.code, reason: r.message, field: r.field || null, errors: null, target: {},
+      };
+      item.decodeRejections.push(row);
+      item.result.messages.push({ index: r.index, uniqueId: r.uniqueId, messageName: r.messageName, outcome: 'rejected', reasonCode: r.code, detail: r.message });
+    }
+    let position = 0;
+    for (const env of decoded.envelopes) {
+      // Array positions of good envelopes: the ones not taken by rejected elements, in order.
+      while (decoded.rejected.some((r) => r.index === position)) position++;
+      const single = !decoded.batch;
+      const cls = classifyMessage(env.messageName);
+      const v = cls === 'supported' ? validateMessage(env, { zonelessOffsetMinutes: opts.zonelessOffsetMinutes ?? 0 }) : null;
+      item.works.push({
+        item, index: decoded.batch ? position : 0, env, cls,
+        raw: single
+          ? () => ({ payload: bytes, contentEncoding: input.contentEncoding ?? null })
+          : () => ({ payload: Buffer.from(encodeCfxEnvelope(env, { typeAnnotations: env.bodyType !== null }), 'utf8'), contentEncoding: null }),
+        typed: v?.ok ? v.message : null,
+        errors: v && !v.ok ? v.errors : null,
+        machine: env.source === opts.handle ? null : await resolver.resolve(env.source),
+      });
+      position++;
+    }
+    return item;
+  }
+
+  // ── processing (in the batch transaction) ──────────────────────────────────────────────
+
+  function setResult(w: Work, r: HandlerResult): void {
+    w.outcome = r.outcome;
+    w.detail = 'detail' in r ? (r.detail ?? null) : null;
+    w.rejection = r.outcome === 'rejected' ? r.rejection : null;
+    w.response = 'response' in r && r.response ? wire(r.response) : null;
+  }
+
+  type Deferred = Map<string, { rows: unknown[]; write: (q: Queryable, rows: unknown[]) => Promise<unknown> }>;
+
+  async function process(tx: Tx, w: Work, batch: Map<string, Work>, safe: boolean, deferred: Deferred): Promise<void> {
+    const env = w.env;
+    if (env.source !== null && env.source === opts.handle) {
+      w.outcome = 'own';
+      w.detail = "one of this MES's own messages, echoed by the broker";
+      return;
+    }
+    if (w.cls === 'unsupported') {
+      w.outcome = 'unsupported';
+      w.detail = `${env.messageName} is not interpreted by this MES; kept`;
+      return;
+    }
+    if (w.cls === 'request-unsupported') return setResult(w, { outcome: 'answered', response: makeNotSupportedResponse(env, opts.handle), detail: 'NotSupportedResponse' });
+    if (w.errors) {
+      const first = w.errors[0]!;
+      return setResult(w, { outcome: 'rejected', rejection: { code: 'CFX_INVALID', message: w.errors.map((e) => e.message).join('; '), field: first.field, errors: w.errors } });
+    }
+    const typed = w.typed!;
+    const spec = registry.get(typed.name);
+    if (!spec) return setResult(w, { outcome: 'recorded', detail: `no handler registered for ${typed.name}; kept` });
+    const isRequest = SUPPORTED_MESSAGES[typed.name].request;
+    if (isRequest && env.target && env.target !== opts.handle && w.item.input.transport === 'amqp') {
+      return setResult(w, { outcome: 'recorded', detail: `request addressed to ${env.target}, not to this MES; kept, not answered` });
+    }
+    const caller = w.item.input.caller;
+    if (!w.machine && !isRequest && caller?.stationIds) {
+      // A token bound to stations may not leave messages for handles nobody can vouch it owns.
+      return setResult(w, {
+        outcome: 'rejected',
+        rejection: { code: 'STATION_NOT_PERMITTED', message: `${caller.name} is limited to its stations; ${env.source ?? 'a message without Source'} is no machine of theirs`, field: 'Source' },
+      });
+    }
+    if (!w.machine && !isRequest) {
+      if (env.source === null) return setResult(w, { outcome: 'rejected', rejection: { code: 'CFX_NO_SOURCE', message: 'the envelope has no Source handle; the sender cannot be told', field: 'Source' } });
+      w.outcome = 'unassigned';
+      w.detail = `no equipment has the CFX handle ${env.source}; kept for replay once it is registered`;
+      return;
+    }
+    if (w.machine && caller?.stationIds && !caller.stationIds.includes(w.machine.stationId)) {
+      return setResult(w, {
+        outcome: 'rejected',
+        rejection: { code: 'STATION_NOT_PERMITTED', message: `${caller.name} may not speak for ${env.source} (station ${w.machine.stationCode})`, field: 'Source' },
+      });
+    }
+    // Rows deferred by this message join the batch's only if its handler did not fail.
+    const staged: [string, unknown[], (q: Queryable, rows: unknown[]) => Promise<unknown>][] = [];
+    const ctx: HandlerContext = {
+      tx, envelope: env, machine: w.machine, principal: machinePrincipal(env.source ?? 'unknown', w.machine), deps, handle: opts.handle,
+      endpoint: opts.endpoint(), transport: w.item.input.transport,
+      settle: (uniqueId, result) => settle(tx, batch, uniqueId, result),
+      defer: async (key, rows, write) => {
+        if (rows.length === 0) return;
+        if (safe) await write(tx, rows);
+        else staged.push([key, rows, write as (q: Queryable, rows: unknown[]) => Promise<unknown>]);
+      },
+    };
+    const commitStaged = () => {
+      for (const [key, rows, write] of staged) {
+        const d = deferred.get(key);
+        if (d) d.rows.push(...rows);
+        else deferred.set(key, { rows: [...rows], write });
+      }
+    };
+    const run = () => spec.handle(ctx, typed.body as never);
+    if (!safe) {
+      // Fast path: no savepoint. A failure, or a refusal a service raised after writing, means the
+      // batch is redone with a savepoint per message (and per service transaction).
+      let r: HandlerResult;
+      try {
+        r = await run();
+      } catch (e) {
+        if (isRetryable(e)) throw e;
+        throw new SafeModeNeeded(`${env.messageName} ${env.uniqueId}: ${(e as Error).message}`, { cause: e });
+      }
+      if (isTainted()) throw new SafeModeNeeded(`${env.messageName} ${env.uniqueId}: a service refused after writing`);
+      commitStaged();
+      return setResult(w, r);
+    }
+    const sp = 'cfx_msg';
+    await tx.query(`SAVEPOINT ${sp}`);
+    let result: HandlerResult;
+    try {
+      result = await run();
+    } catch (e) {
+      await tx.query(`ROLLBACK TO SAVEPOINT ${sp}`);
+      await tx.query(`RELEASE SAVEPOINT ${sp}`);
+      if (isRetryable(e)) throw e;
+      if (e instanceof AppError && e.status < 500) {
+        return setResult(w, { outcome: 'rejected', rejection: { code: e.code, message: e.message, ...(e.errors ? { errors: e.errors } : {}) } });
+      }
+      log(`CFX handler failed for ${env.messageName} ${env.uniqueId}`, e);
+      return setResult(w, { outcome: 'rejected', rejection: { code: 'HANDLER_FAILED', message: `processing failed: ${(e as Error).message ?? String(e)}` } });
+    }
+    // A rejection the handler returned keeps what it wrote (e.g. the refusal record of the interlock).
+    try {
+      await tx.query(`RELEASE SAVEPOINT ${sp}`);
+      commitStaged();
+    } catch {
+      // The handler left the transaction aborted (a failed statement it caught): undo it all.
+      await tx.query(`ROLLBACK TO SAVEPOINT ${sp}`);
+      await tx.query(`RELEASE SAVEPOINT ${sp}`);
+      if (result.outcome !== 'rejected') {
+        return setResult(w, { outcome: 'rejected', rejection: { code: 'HANDLER_FAILED', message: 'processing left the transaction in an error state' } });
+      }
+    }
+    setResult(w, result);
+  }
+
+  /** Gives an earlier message its final outcome (see HandlerContext.settle). */
+  async function settle(tx: Tx, batch: Map<string, Work>, uniqueId: string, r: HandlerResult): Promise<void> {
+    const inBatch = batch.get(uniqueId);
+    if (inBatch) return setResult(inBatch, r);
+    const detail = 'detail' in r ? (r.detail ?? null) : r.outcome === 'rejected' ? r.rejection.message : null;
+    const row = (
+      await tx.query<{ source: string | null; message_name: string; body: Record<string, unknown> | null; transport: string; event_at: Date | null }>(
+        `UPDATE cfx_inbox SET outcome = $2, detail = $3, applied_at = CASE WHEN $2 = 'applied' THEN now() END, body = CASE WHEN $2 = 'applied' THEN NULL ELSE body END
+          WHERE unique_id = $1 RETURNING source, message_name, body, transport, event_at`,
+        [uniqueId, r.outcome, detail],
+      )
+    ).rows[0];
+    if (row && r.outcome === 'rejected') {
+      const env = { messageName: row.message_name, source: row.source, uniqueId, timeStamp: row.event_at ?? new Date(), body: row.body ?? {} };
+      await insertDeadLetters(tx, [{
+        transport: row.transport, payload: Buffer.from(encodeCfxEnvelope(env), 'utf8'), contentEncoding: null, uniqueId, source: row.source, messageName: row.message_name,
+        reasonCode: r.rejection.code, reason: r.rejection.message, field: r.rejection.field ?? null, errors: r.rejection.errors ?? null,
+      }]);
+    }
+  }
+
+  async function flush(tx: Tx, items: ItemState[], fresh: Work[], deferred: Deferred): Promise<void> {
+    for (const d of deferred.values()) await d.write(tx, d.rows);
+    // Dead letters: undecodable payloads and elements, and rejected messages.
+    const dl: DeadLetterRow[] = [];
+    for (const it of items) dl.push(...it.decodeRejections);
+    for (const w of fresh) {
+      if (w.outcome !== 'rejected') continue;
+      const raw = w.raw();
+      dl.push({
+        transport: w.item.input.transport, payload: raw.payload, contentEncoding: raw.contentEncoding, uniqueId: w.env.uniqueId, source: w.env.source,
+        messageName: w.env.messageName, reasonCode: w.rejection!.code, reason: w.rejection!.message, field: w.rejection!.field ?? null,
+        errors: w.rejection!.errors ?? null, target: { work: w },
+      });
+    }
+    const ids = await insertDeadLetters(tx, dl);
+    dl.forEach((row, i) => {
+      if (row.target.work) row.target.work.deadLetterId = ids[i];
+      else if (row.target.item) row.target.item.result.payloadError = { code: row.reasonCode, message: row.reason, deadLetterId: ids[i]! };
+      else {
+        const item = items.find((it) => it.decodeRejections.includes(row));
+        const m = item?.result.messages.find((x) => x.uniqueId === row.uniqueId && x.reasonCode === row.reasonCode && x.deadLetterId === undefined);
+        if (m) m.deadLetterId = ids[i];
+      }
+    });
+    // Unassigned: the envelope in wire form, for replay.
+    const un = fresh.filter((w) => w.outcome === 'unassigned');
+    if (un.length) {
+      await tx.query(
+        `INSERT INTO cfx_unassigned (unique_id, source, message_name, transport, event_at, envelope)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::jsonb[])
+         ON CONFLICT (unique_id) DO UPDATE SET replayed_at = NULL, replay_outcome = 'unassigned', replay_detail = 'handle still unknown at replay'`,
+        [
+          un.map((w) => w.env.uniqueId), un.map((w) => w.env.source), un.map((w) => w.env.messageName), un.map((w) => w.item.input.transport),
+          un.map((w) => w.env.timeStamp), un.map((w) => encodeCfxEnvelope(w.env, { typeAnnotations: w.env.bodyType !== null })),
+        ],
+        'cfx_unassigned_insert',
+      );
+    }
+    // The inbox: one row per message, whatever became of it.
+    if (fresh.length) {
+      const keepBody = (w: Work) => w.outcome === 'recorded' || w.outcome === 'unsupported';
+      await tx.query(
+        `INSERT INTO cfx_inbox (unique_id, source, message_name, transport, event_at, received_at, applied_at, outcome, station_id, equipment_id, detail, body, response)
+         SELECT u, s, n, t, e, r, CASE WHEN o IN ('applied', 'answered') THEN now() END, o, st, eq, d, b::jsonb, rs::jsonb
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[], $7::text[], $8::bigint[], $9::bigint[], $10::text[], $11::text[], $12::text[])
+             AS x(u, s, n, t, e, r, o, st, eq, d, b, rs)`,
+        [
+          fresh.map((w) => w.env.uniqueId), fresh.map((w) => w.env.source), fresh.map((w) => w.env.messageName), fresh.map((w) => w.item.input.transport),
+          fresh.map((w) => w.env.timeStamp), fresh.map((w) => w.item.input.receivedAt ?? new Date()), fresh.map((w) => w.outcome),
+          fresh.map((w) => w.machine?.stationId ?? null), fresh.map((w) => w.machine?.equipmentId ?? null),
+          fresh.map((w) => (w.outcome === 'rejected' ? w.rejection!.message : (w.detail ?? null))),
+          fresh.map((w) => (keepBody(w) ? JSON.stringify(w.env.body) : null)), fresh.map((w) => (w.response ? JSON.stringify(w.response) : null)),
+        ],
+        'cfx_inbox_insert',
+      );
+    }
+  }
+
+  async function attempt(items: ItemState[], safe: boolean): Promise<void> {
+    const works = items.flatMap((it) => it.works);
+    for (const it of items) {
+      it.result.payloadError = null;
+      for (const m of it.result.messages) delete m.deadLetterId;
+    }
+    for (const w of works) {
+      w.outcome = undefined;
+      w.detail = null;
+      w.rejection = null;
+      w.response = null;
+      w.deadLetterId = undefined;
+    }
+    await db.tx((tx) =>
+      runInTransaction(tx, async () => {
+        const ids = [...new Set(works.map((w) => w.env.uniqueId))];
+        const replayIds = [...new Set(works.filter((w) => w.item.input.replay).map((w) => w.env.uniqueId))];
+        if (replayIds.length) await tx.query(`DELETE FROM cfx_inbox WHERE unique_id = ANY($1) AND outcome IN ('rejected', 'unassigned')`, [replayIds]);
+        const existing = new Map(
+          ids.length
+            ? (await tx.query<{ unique_id: string; response: Record<string, unknown> | null }>('SELECT unique_id, response FROM cfx_inbox WHERE unique_id = ANY($1)', [ids], 'cfx_inbox_dedup')).rows.map((r) => [r.unique_id, r])
+            : [],
+        );
+        const batch = new Map<string, Work>();
+        const fresh: Work[] = [];
+        const deferred: Deferred = new Map();
+        for (const [k, w] of works.entries()) {
+          if (k % 50 === 49) await yieldToIo();
+          const prior = existing.get(w.env.uniqueId);
+          const first = batch.get(w.env.uniqueId);
+          if (prior || first) {
+            w.outcome = 'duplicate';
+            w.response = prior ? prior.response : null;
+            w.detail = first ? 'repeated within the same batch' : null;
+            continue;
+          }
+          batch.set(w.env.uniqueId, w);
+          fresh.push(w);
+          await process(tx, w, batch, safe, deferred);
+        }
+        // A request repeated inside one batch gets the first one's answer.
+        for (const w of works) if (w.outcome === 'duplicate' && !w.response) w.response = batch.get(w.env.uniqueId)?.response ?? null;
+        await flush(tx, items, fresh, deferred);
+      }, { savepoints: safe }),
+    );
+  }
+
+  /**
+   * Applies a batch of payloads in one transaction and returns, per payload, what became of
+   * each message and the responses to its requests. Throws only when the database is
+   * unreachable or keeps failing: then nothing was committed and the transport must not
+   * acknowledge.
+   */
+  async function ingest(inputs: IncomingPayload[]): Promise<IngestResult[]> {
+    const items: ItemState[] = [];
+    for (const [k, input] of inputs.entries()) {
+      // Long batches must not hold the event loop: requests (ValidateUnitsRequest) share it.
+      if (k % 25 === 24) await yieldToIo();
+      items.push(await prepare(input));
+    }
+    let safe = false;
+    for (let tries = 1; ; tries++) {
+      try {
+        await attempt(items, safe);
+        break;
+      } catch (e) {
+        if (isConnectionError(e) || tries >= 5) throw e;
+        if (isRetryable(e)) continue;
+        if (!safe) {
+          log(`CFX batch of ${inputs.length} payload(s) re-run with a savepoint per message: ${(e as Error).message}`);
+          safe = true;
+          continue;
+        }
+        throw e;
+      }
+    }
+    for (const it of items) {
+      for (const w of it.works) {
+        it.result.messages.push({
+          index: w.index, uniqueId: w.env.uniqueId, messageName: w.env.messageName, outcome: w.outcome!,
+          ...(w.outcome === 'rejected' ? { reasonCode: w.rejection!.code, detail: w.rejection!.message, ...(w.deadLetterId ? { deadLetterId: w.deadLetterId } : {}) } : w.detail ? { detail: w.detail } : {}),
+        });
+        if (w.response) it.result.responses.push(w.response);
+      }
+      it.result.messages.sort((a, b) => a.index - b.index);
+    }
+    return items.map((it) => it.result);
+  }
+
+  return { ingest, handle: opts.handle, registry };
+}
+export type CfxPipeline = ReturnType<typeof createCfxPipeline>;
+
+const yieldToIo = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+function isConnectionError(e: unknown): boolean {
+  const code = (e as { code?: string }).code ?? '';
+  return ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', '57P01', '57P03', '08006', '08003', '08001'].includes(code) || /Connection terminated|not queryable/i.test(String((e as Error)?.message));
+}

@@ -1,0 +1,162 @@
+import type { Queryable } from '../../platform/db.ts';
+import type { InterlockCall, InterlockRule, InterlockSubject, LoadedUnit, TrackingService } from '../tracking/index.ts';
+import { HOLD_SCOPE_REASON, QUALITY_INTERLOCK_REASONS, type HoldScope, type QualityInterlockCode } from './reasons.ts';
+
+/**
+ * The quality module's interlock rules, registered into tracking's ordered rule list:
+ * HOLD_* (1101–1109) after LOT_ON_HOLD, REPAIR_NOT_VERIFIED (1201) after STEP_OUT_OF_ORDER,
+ * FIRST_ARTICLE_NOT_APPROVED (1301) after FIRST_ARTICLE_PENDING.
+ *
+ * One prepared statement per interlock call loads everything they need for all the call's
+ * units: the active holds that match them (unit, unit list, panel, lot, work order, product
+ * revision, the station itself; station windows and held material through the units' process
+ * records, only while such holds exist), their unverified repairs (route repair loops, repair /
+ * retest dispositions, rework actions), and the first-article approvals of gated steps.
+ */
+
+const DATA = 'quality';
+
+/** One call of the database function (migration 0030) that gathers it all with a generic plan. */
+export const INTERLOCK_SQL = `SELECT k, id, ref, scope, code, reason, unit_id AS "unitId", key, seq, ok FROM quality_interlock_data($1, $2, $3, $4, $5, $6, $7, $8)`;
+
+interface Row {
+  k: 'H' | 'R' | 'D' | 'W' | 'F'; id: number | null; ref: string | null; scope: HoldScope | null; code: string | null; reason: string | null;
+  unitId: number | null; key: number | null; seq: number | null; ok: boolean | null;
+}
+
+interface Loaded {
+  holds: Row[];
+  /** unit id → steps whose pass verifies a repair, with what asked for it. */
+  verify: Map<number, { seq: number; what: string }[]>;
+  /** `wo:step` → approved? (claims in state passed). */
+  approvals: Map<string, { unitId: number; ok: boolean }>;
+}
+
+function prepared(name: string, text: string, values: unknown[]): string {
+  return { name, text, values } as unknown as string;
+}
+
+const where = (u: LoadedUnit) => (u.panelCode ? `unit ${u.serial} (panel ${u.panelCode} position ${u.panelPosition})` : `unit ${u.serial}`);
+
+async function load(q: Queryable, call: InterlockCall, subjects: readonly InterlockSubject[]): Promise<void> {
+  const units = subjects.map((s) => s.unit);
+  const uniq = (xs: (number | null)[]) => [...new Set(xs.filter((x): x is number => x !== null))];
+  const gatedWos = uniq(subjects.filter((s) => s.resolution.kind === 'ok' && s.resolution.step.firstArticleGate).map((s) => s.unit.woId));
+  const rows = (
+    await q.query<Row>(
+      prepared('quality.interlock', INTERLOCK_SQL, [
+        units.map((u) => u.id), uniq(units.map((u) => u.panelId)), uniq(units.map((u) => u.lotId)), uniq(units.map((u) => u.woId)),
+        uniq(subjects.map((s) => s.basis.basis.productRevision.id)), call.station.id,
+        units.filter((u) => Object.keys(u.repairLoops ?? {}).length > 0).map((u) => u.id), gatedWos,
+      ]),
+    )
+  ).rows;
+  const data: Loaded = { holds: [], verify: new Map(), approvals: new Map() };
+  for (const r of rows) {
+    if (r.k === 'H') data.holds.push(r);
+    else if (r.k === 'F') data.approvals.set(`${r.key}:${r.seq}`, { unitId: r.unitId!, ok: r.ok === true });
+    else if (r.seq !== null && r.unitId !== null) {
+      const what = r.k === 'R' ? 'a repair loop' : r.k === 'D' ? `${r.ref} disposition #${r.id}` : `rework #${r.id}`;
+      const list = data.verify.get(r.unitId) ?? [];
+      list.push({ seq: r.seq, what });
+      data.verify.set(r.unitId, list);
+    }
+  }
+  call.data.set(DATA, data);
+}
+
+const loaded = (call: InterlockCall) => call.data.get(DATA) as Loaded;
+
+/** Does this active hold row cover the subject? */
+function covers(h: Row, s: InterlockSubject, call: InterlockCall): boolean {
+  const u = s.unit;
+  switch (h.scope) {
+    case 'unit': case 'units': case 'station_window': case 'material_lot': case 'package':
+      return h.unitId === u.id;
+    case 'panel': return h.key === u.panelId;
+    case 'lot': return h.key === u.lotId;
+    case 'work_order': return h.key === u.woId;
+    case 'product_revision': return h.key === s.basis.basis.productRevision.id;
+    case 'station': return h.key === call.station.id;
+    default: return false;
+  }
+}
+
+const SCOPE_WORDS: Record<HoldScope, (s: InterlockSubject, call: InterlockCall) => string> = {
+  unit: (s) => `${where(s.unit)} is held`,
+  units: (s) => `${where(s.unit)} is held (with a list of units)`,
+  panel: (s) => `panel ${s.unit.panelCode} of ${where(s.unit)} is held`,
+  lot: (s) => `production lot ${s.unit.lotCode} of ${where(s.unit)} is held`,
+  work_order: (s) => `work order ${s.unit.woNumber} of ${where(s.unit)} is held`,
+  product_revision: (s) => `${s.basis.basis.productRevision.productCode} revision ${s.basis.basis.productRevision.revision} of ${where(s.unit)} is held`,
+  material_lot: (s) => `${where(s.unit)} contains material of a held material lot`,
+  package: (s) => `${where(s.unit)} contains material of a held package`,
+  station: (_s, c) => `station ${c.station.code} is held`,
+  station_window: (s) => `${where(s.unit)} was processed in a held station time window`,
+};
+
+function holdRule(code: QualityInterlockCode, scopes: HoldScope[], first: boolean): InterlockRule {
+  return {
+    code, number: QUALITY_INTERLOCK_REASONS[code].number, title: QUALITY_INTERLOCK_REASONS[code].title,
+    ...(first ? { prepare: load } : {}),
+    check: (s, call) => {
+      const hits = loaded(call).holds.filter((h) => scopes.includes(h.scope!) && covers(h, s, call));
+      if (hits.length === 0) return null;
+      const h = hits[0]!;
+      const more = hits.length > 1 ? ` (and ${hits.length - 1} more hold(s))` : '';
+      return `${SCOPE_WORDS[h.scope!](s, call)} by ${h.ref} (${h.code}): ${h.reason}${more}`;
+    },
+  };
+}
+
+/** The rules, in the order they are registered. */
+export function qualityInterlockRules(): { rule: InterlockRule; at: { before?: string; after?: string } }[] {
+  const holdCodes = (Object.keys(HOLD_SCOPE_REASON) as HoldScope[]).reduce((m, scope) => {
+    const code = HOLD_SCOPE_REASON[scope];
+    m.set(code, [...(m.get(code) ?? []), scope]);
+    return m;
+  }, new Map<QualityInterlockCode, HoldScope[]>());
+  const out: { rule: InterlockRule; at: { before?: string; after?: string } }[] = [];
+  let prev = 'LOT_ON_HOLD';
+  let first = true;
+  for (const [code, scopes] of holdCodes) {
+    out.push({ rule: holdRule(code, scopes, first), at: { after: prev } });
+    first = false;
+    prev = code;
+  }
+  out.push({
+    rule: {
+      code: 'REPAIR_NOT_VERIFIED', number: QUALITY_INTERLOCK_REASONS.REPAIR_NOT_VERIFIED.number, title: QUALITY_INTERLOCK_REASONS.REPAIR_NOT_VERIFIED.title,
+      check: ({ unit, basis, resolution: r }, call) => {
+        if (r.kind !== 'ok' || r.step.isRepair) return null;
+        const pending = loaded(call).verify.get(unit.id);
+        if (!pending || pending.length === 0 || pending.some((p) => p.seq === r.step.seq)) return null;
+        const p = pending[0]!;
+        const v = basis.bySeq.get(p.seq);
+        return `${where(unit)} was repaired (${p.what}) and must first pass ${v ? `step ${v.seq} ${v.name}` : `step ${p.seq}`} again before step ${r.step.seq} ${r.step.name}`;
+      },
+    },
+    at: { after: 'STEP_OUT_OF_ORDER' },
+  });
+  out.push({
+    rule: {
+      code: 'FIRST_ARTICLE_NOT_APPROVED', number: QUALITY_INTERLOCK_REASONS.FIRST_ARTICLE_NOT_APPROVED.number, title: QUALITY_INTERLOCK_REASONS.FIRST_ARTICLE_NOT_APPROVED.title,
+      check: ({ unit, resolution: r }, call) => {
+        if (r.kind !== 'ok' || !r.step.firstArticleGate) return null;
+        const fa = unit.firstArticles?.[String(r.step.seq)];
+        // No claim yet (this unit will claim), this unit's own claim, or tracking's own pending refusal.
+        if (!fa || fa[2] !== 'passed' || fa[0] === unit.id || (fa[1] !== null && fa[1] === unit.panelId)) return null;
+        const a = loaded(call).approvals.get(`${unit.woId}:${r.step.seq}`);
+        if (a?.ok) return null;
+        return `step ${r.step.seq} ${r.step.name} of work order ${unit.woNumber} waits for the signed first-article inspection of unit #${fa[0]}`;
+      },
+    },
+    at: { after: 'FIRST_ARTICLE_PENDING' },
+  });
+  return out;
+}
+
+/** Registers the quality rules with a tracking service (main.ts calls it once). */
+export function registerQualityInterlockRules(tracking: Pick<TrackingService, 'registerInterlockRule'>): void {
+  for (const { rule, at } of qualityInterlockRules()) tracking.registerInterlockRule(rule, at);
+}
