@@ -5,8 +5,10 @@
  *    parameter range; all four active for the product): every result carries 5 defects and 20
  *    measurements. Measured through `quality.recordResults` in batches (one CFX UnitsInspected
  *    of a 50-up panel = one call) and one result per call, against the raw ceiling: bare
- *    multi-row INSERTs of the same rows into the same tables (no unit lookup, no rules, no
- *    per-unit index), in the same run, with the same concurrency.
+ *    multi-row INSERTs of the same rows into the same tables (results with their measurements
+ *    as JSON, defects, failed measurements; no unit lookup, no rules, no per-unit index), in
+ *    the same run, with the same concurrency, alternating in rounds so both see the same load.
+ *    The tables start with a finished 100,000-unit work order (results, defects, process records).
  * 2. Clearance of a 10,000-unit shipment (100 cartons of 100 units; plan: AOI result required,
  *    trace by lot, material level M2) built with set-based SQL, with other holds, an NCR,
  *    dispositions and verified repairs around it so every branch of the check runs; against a
@@ -58,8 +60,10 @@ export default async function quality(args: string[]): Promise<void> {
     let next = 1;
     const serial = () => `IN-${String(next++).padStart(7, '0')}`;
 
-    // Warm-up (JIT, prepared statements, caches).
+    // Warm-up (prepared statements, caches), then statistics as a running database has them
+    // (autovacuum would analyze the growing tables within a minute).
     await runPhase(concurrency, 20, async () => void (await s.quality.recordResults(who, Array.from({ length: batch }, () => makeResult(serial())))));
+    await db.query('ANALYZE');
 
     // Service and raw ceiling alternate in rounds, so that both see the same load on a shared machine.
     const unitIds = (await db.query<{ id: number; serial: string }>(`SELECT id, serial FROM units WHERE work_order_id = $1 ORDER BY id`, [fx.ingestWo])).rows;

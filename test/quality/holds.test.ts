@@ -62,6 +62,7 @@ describe('each hold scope is refused by the interlock, and released with a signa
     expect(await thrown(s().quality.releaseHold(op.principal, hold.id, { signature: op.signature() }))).toMatchObject({ code: 'FORBIDDEN' });
     expect(await thrown(s().quality.releaseHold(qe.principal, hold.id, { signature: { password: 'not-it-at-all', reason: 'fine' } }))).toMatchObject({ code: 'SIGNATURE_INVALID' });
     expect(await codes(m, 'printer', a!)).toEqual(['HOLD_UNIT']);
+    expect((await s().quality.unitQuality(a!)).holds.map((h) => h.number)).toEqual([hold.number]);
     const done = await s().quality.releaseHold(qe.principal, hold.id, { signature: qe.signature('analysed: no fault found') });
     expect(done).toMatchObject({ releasedBy: qe.username, releaseReason: 'analysed: no fault found' });
     expect(done.releaseSignatureId).not.toBeNull();
@@ -91,6 +92,7 @@ describe('station + time window', () => {
     for (const u of us) {
       expect(await codes(m, 'placement', u!)).toEqual(inside.includes(u) ? ['HOLD_STATION_WINDOW'] : []);
     }
+    expect((await s().quality.unitQuality(us[2]!)).blockers.map((b) => b.code)).toContain('ON_HOLD');
     await release(hold.id);
     expect(await codes(m, 'placement', us[2]!)).toEqual([]);
   });
@@ -135,6 +137,8 @@ describe('material holds: loading refuses, and units built with the material are
     expect(await codes(m, 'aoi', built!)).toEqual(['HOLD_MATERIAL_LOT']);
     expect(await codes(m, 'aoi', before!)).toEqual([]);
     expect((await s().quality.holdUnits(hold.id)).map((u) => u.serial)).toEqual([built]);
+    expect((await s().quality.unitQuality(built!)).holds.map((h) => h.number)).toEqual([hold.number]);
+    expect((await s().quality.unitQuality(before!)).holds).toEqual([]);
 
     await release(hold.id);
     expect((await s().materials.getLot(p1.lot.id)).onHold).toBe(false);

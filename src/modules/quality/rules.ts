@@ -63,30 +63,34 @@ const ALERT_SELECT = `a.id, a.rule_id AS "ruleId", r.code AS "ruleCode", a.kind,
 
 // LATERAL subqueries end in LIMIT / OFFSET 0 so that PostgreSQL keeps them as per-row index lookups
 // instead of flattening them into a join that may scan a whole table.
-const LAST_UNITS = `lu AS (SELECT p.rule_id, p.wo, p.method, q.unit_id FROM p CROSS JOIN LATERAL (
+const LAST_UNITS = `lu AS MATERIALIZED (SELECT p.rule_id, p.wo, p.method, q.unit_id FROM p CROSS JOIN LATERAL (
     SELECT unit_id FROM quality_unit_methods WHERE work_order_id = p.wo AND method = COALESCE(p.method, '*') ORDER BY last_result_id DESC LIMIT p.m) q)`;
 
 // Unit ids are aggregated, not joined to units: the serials of the evidence are read only when a rule fires.
+// The steps are materialized in order (last units → their defects → matching keys): the planner
+// cannot size the JSON inputs and must not re-run the per-unit lookups for every key.
 export const DEFECT_REPEAT_SQL = `WITH p AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS p(rule_id bigint, wo bigint, method text, n int, m int, keys jsonb)),
   ${LAST_UNITS},
+  ld AS MATERIALIZED (
+    SELECT lu.rule_id, lu.wo, d.id, d.unit_id, d.code, d.refdes FROM lu CROSS JOIN LATERAL (
+      SELECT d.id, d.unit_id, d.code, d.refdes FROM quality_defects d
+       WHERE d.unit_id = lu.unit_id AND (lu.method IS NULL OR d.method = lu.method) AND d.verification <> 'false_call' AND d.refdes IS NOT NULL OFFSET 0) d),
   k AS MATERIALIZED (SELECT p.rule_id, p.wo, p.n, x.code, x.refdes FROM p CROSS JOIN LATERAL jsonb_to_recordset(p.keys) AS x(code text, refdes text))
-  SELECT k.rule_id AS "ruleId", k.wo AS "workOrderId", k.code, k.refdes, count(DISTINCT d.unit_id)::int AS units, array_agg(DISTINCT d.unit_id) AS "unitIds",
-         array_agg(d.id ORDER BY d.id) AS "defectIds"
-    FROM lu CROSS JOIN LATERAL (
-           SELECT d.id, d.unit_id, d.code, d.refdes FROM quality_defects d
-            WHERE d.unit_id = lu.unit_id AND (lu.method IS NULL OR d.method = lu.method) AND d.verification <> 'false_call' AND d.refdes IS NOT NULL OFFSET 0) d
-    JOIN k ON k.rule_id = lu.rule_id AND k.wo = lu.wo AND k.code = d.code AND k.refdes = d.refdes
-   GROUP BY k.rule_id, k.wo, k.code, k.refdes, k.n HAVING count(DISTINCT d.unit_id) >= k.n`;
+  SELECT k.rule_id AS "ruleId", k.wo AS "workOrderId", k.code, k.refdes, count(DISTINCT ld.unit_id)::int AS units, array_agg(DISTINCT ld.unit_id) AS "unitIds",
+         array_agg(ld.id ORDER BY ld.id) AS "defectIds"
+    FROM ld JOIN k ON k.rule_id = ld.rule_id AND k.wo = ld.wo AND k.code = ld.code AND k.refdes = ld.refdes
+   GROUP BY k.rule_id, k.wo, k.code, k.refdes, k.n HAVING count(DISTINCT ld.unit_id) >= k.n`;
 
 export const TEST_REPEAT_SQL = `WITH p AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS p(rule_id bigint, wo bigint, method text, n int, m int, keys jsonb)),
   ${LAST_UNITS},
+  lf AS MATERIALIZED (
+    SELECT lu.rule_id, lu.wo, m.unit_id, m.name FROM lu CROSS JOIN LATERAL (
+      SELECT m.unit_id, m.name FROM quality_measurement_failures m
+       WHERE m.unit_id = lu.unit_id AND (lu.method IS NULL OR EXISTS (SELECT 1 FROM quality_results r WHERE r.id = m.result_id AND r.method = lu.method)) OFFSET 0) m),
   k AS MATERIALIZED (SELECT p.rule_id, p.wo, p.n, x.name FROM p CROSS JOIN LATERAL jsonb_array_elements_text(p.keys) AS x(name))
-  SELECT k.rule_id AS "ruleId", k.wo AS "workOrderId", k.name, count(DISTINCT m.unit_id)::int AS units, array_agg(DISTINCT m.unit_id) AS "unitIds"
-    FROM lu CROSS JOIN LATERAL (
-           SELECT m.unit_id, m.name FROM quality_measurement_failures m
-            WHERE m.unit_id = lu.unit_id AND (lu.method IS NULL OR EXISTS (SELECT 1 FROM quality_results r WHERE r.id = m.result_id AND r.method = lu.method)) OFFSET 0) m
-    JOIN k ON k.rule_id = lu.rule_id AND k.wo = lu.wo AND k.name = m.name
-   GROUP BY k.rule_id, k.wo, k.name, k.n HAVING count(DISTINCT m.unit_id) >= k.n`;
+  SELECT k.rule_id AS "ruleId", k.wo AS "workOrderId", k.name, count(DISTINCT lf.unit_id)::int AS units, array_agg(DISTINCT lf.unit_id) AS "unitIds"
+    FROM lf JOIN k ON k.rule_id = lf.rule_id AND k.wo = lf.wo AND k.name = lf.name
+   GROUP BY k.rule_id, k.wo, k.name, k.n HAVING count(DISTINCT lf.unit_id) >= k.n`;
 
 const FPY_SQL = `WITH p AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS p(rule_id bigint, wo bigint, method text, m int))
   SELECT p.rule_id AS "ruleId", p.wo AS "workOrderId", count(*)::int AS units, count(*) FILTER (WHERE q.first_pass)::int AS passed,

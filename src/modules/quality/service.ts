@@ -8,7 +8,7 @@ import type { TrackingService } from '../tracking/index.ts';
 import type { WorkOrdersService } from '../work-orders/index.ts';
 import { createDispositions } from './dispositions.ts';
 import { createFirstArticles } from './first-article.ts';
-import { createHolds, HOLD_COVERAGE_SQL } from './holds.ts';
+import { createHolds } from './holds.ts';
 import { createResults, type Results } from './results.ts';
 import { createRules } from './rules.ts';
 import { createSignatures } from './signatures.ts';
@@ -69,10 +69,16 @@ export function createQualityService(db: Db, deps: QualityDeps) {
       dispositions.listNcrs({ serial }),
       status.blockers(q, [u.id]),
     ]);
+    // The holds covering the unit: the interlock's own lookup (no station: a station hold stops a station, it does not hold units).
     const activeHolds = (
       await q.query<{ id: number; number: string; scope: string; reasonCode: string; reason: string }>(
-        `SELECT h.id, h.number, h.scope, h.reason_code AS "reasonCode", h.reason FROM (${HOLD_COVERAGE_SQL}) c JOIN quality_holds h ON h.id = c.hold_id WHERE c.unit_id = $2 ORDER BY h.id`,
-        [(await q.query<{ id: number }>('SELECT id FROM quality_holds WHERE released_at IS NULL')).rows.map((x) => x.id), u.id],
+        `SELECT DISTINCT h.id, h.number, h.scope, h.reason_code AS "reasonCode", h.reason
+           FROM units u JOIN work_orders w ON w.id = u.work_order_id
+           CROSS JOIN LATERAL quality_interlock_data(ARRAY[u.id], array_remove(ARRAY[u.panel_id], NULL), array_remove(ARRAY[u.lot_id], NULL), ARRAY[u.work_order_id],
+                                                     ARRAY[w.product_revision_id], NULL, '{}', '{}') x
+           JOIN quality_holds h ON h.id = x.id AND x.k = 'H'
+          WHERE u.id = $1 ORDER BY h.id`,
+        [u.id],
       )
     ).rows;
     return { unit: u, results: res, dispositions: disp, rework, ncrs, holds: activeHolds, blockers, clear: blockers.length === 0 };
