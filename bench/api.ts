@@ -61,9 +61,7 @@ export default async function bench(): Promise<void> {
       url: `http://127.0.0.1:${mes.info.port}/api/v1/parts`,
       method: 'POST',
       headers: { authorization: `Bearer ${mes.info.writer}`, 'content-type': 'application/json' },
-      setupClient: (client) => {
-        client.setBody(JSON.stringify({ ipn: `BENCH-W-${process.pid}-${++n}`, description: 'write bench', mslLevel: '1' }));
-      },
+      // A new IPN per request, so every request is a real insert.
       requests: [{ setupRequest: (req) => ({ ...req, body: JSON.stringify({ ipn: `BENCH-W-${++n}`, description: 'write bench' }) }) }],
     });
     const rows = [

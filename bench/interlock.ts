@@ -28,7 +28,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import Fastify from 'fastify';
-import { scratchDatabase, summarize } from './lib.ts';
+import { benchProduct, scratchDatabase, summarize } from './lib.ts';
 import { loadConfig } from '../src/platform/config.ts';
 import { Db } from '../src/platform/db.ts';
 import { migrate } from '../src/platform/migrate.ts';
@@ -161,25 +161,7 @@ async function buildFactory(s: Services) {
   for (const [i, type] of (['printer', 'placement', 'aoi', 'rework'] as const).entries()) {
     st[type] = (await s.factory.stations.create(who, { lineId: line.id, code: `SMT1-${type}`, name: type, type, seq: i + 1 })).id;
   }
-  const product = await s.products.products.create(who, { code: 'BENCH-CTRL', name: 'bench controller', customer: 'ACME' });
-  const rev = await s.products.createRevision(who, { productId: product.id, revision: 'A', bomRevision: 'A' });
-  const ipns = ['R-10K', 'C-100N', 'U-MCU'];
-  for (const [i, ipn] of ipns.entries()) {
-    await s.parts.parts.create(who, { ipn, description: ipn });
-    await s.parts.upsertAvlEntry(who, { ipn, manufacturer: 'Acme', mpn: `ACME-${i}` });
-  }
-  await s.products.replaceBom(who, rev.id, ipns.map((ipn, i) => ({ lineNo: i + 1, ipn, quantity: 1, refdes: [`X${i + 1}`] })));
-  await s.products.replaceRoute(who, rev.id, {
-    name: 'main',
-    steps: [
-      { seq: 10, name: 'Print', stationType: 'printer' },
-      { seq: 20, name: 'Place', stationType: 'placement' },
-      { seq: 30, name: 'AOI', stationType: 'aoi', onFail: 'repair', repairStepSeq: 90, returnStepSeq: 30 },
-      { seq: 90, name: 'Repair', stationType: 'rework', isRepair: true },
-    ],
-  });
-  const prog = await s.products.createProgram(who, { productRevisionId: rev.id, name: 'PNP', revision: '1', kind: 'placement', stationType: 'placement', slots: ipns.map((ipn, i) => ({ slot: `S${i}`, ipn })) });
-  await s.products.setProgramState(who, prog.id, 'released');
+  const { rev } = await benchProduct(s, who, 'BENCH-CTRL');
   await s.products.putQualityPlan(who, rev.id, { requiredSteps: ['aoi'] });
   await s.products.releaseRevision(who, rev.id);
 

@@ -19,7 +19,7 @@
  * --concurrency <n> (default 4), --keep (keep the scratch database).
  */
 import { performance } from 'node:perf_hooks';
-import { scratchDatabase, summarize } from './lib.ts';
+import { benchProduct, scratchDatabase, summarize } from './lib.ts';
 import { Db } from '../src/platform/db.ts';
 import { migrate } from '../src/platform/migrate.ts';
 import { createServices, type Services } from '../src/main.ts';
@@ -205,25 +205,7 @@ async function factory(s: Services): Promise<Fx> {
     st[type] = (await s.factory.stations.create(who, { lineId: line.id, code: `SMT1-${type}`, name: type, type, seq: i + 1 })).id;
   }
   const eq = await s.factory.equipment.create(who, { stationId: st.placement!, code: 'PNP-1', name: 'placer 1' });
-  const product = await s.products.products.create(who, { code: 'BENCH-Q', name: 'bench board', customer: 'ACME' });
-  const rev = await s.products.createRevision(who, { productId: product.id, revision: 'A', bomRevision: 'A' });
-  const ipns = ['R-10K', 'C-100N', 'U-MCU'];
-  for (const [i, ipn] of ipns.entries()) {
-    await s.parts.parts.create(who, { ipn, description: ipn, mslLevel: '1' });
-    await s.parts.upsertAvlEntry(who, { ipn, manufacturer: 'Acme', mpn: `ACME-${i}` });
-  }
-  await s.products.replaceBom(who, rev.id, ipns.map((ipn, i) => ({ lineNo: i + 1, ipn, quantity: 1, refdes: [`X${i + 1}`] })));
-  await s.products.replaceRoute(who, rev.id, {
-    name: 'main',
-    steps: [
-      { seq: 10, name: 'Print', stationType: 'printer' },
-      { seq: 20, name: 'Place', stationType: 'placement' },
-      { seq: 30, name: 'AOI', stationType: 'aoi', onFail: 'repair', repairStepSeq: 90, returnStepSeq: 30 },
-      { seq: 90, name: 'Repair', stationType: 'rework', isRepair: true },
-    ],
-  });
-  const prog = await s.products.createProgram(who, { productRevisionId: rev.id, name: 'PNP', revision: '1', kind: 'placement', stationType: 'placement', slots: ipns.map((ipn, i) => ({ slot: `S${i}`, ipn })) });
-  await s.products.setProgramState(who, prog.id, 'released');
+  const { product, rev, ipns, program: prog } = await benchProduct(s, who, 'BENCH-Q');
   const aoiProg = await s.products.createProgram(who, { productRevisionId: rev.id, name: 'AOI-TOP', revision: '1', kind: 'aoi', stationType: 'aoi', parameterRanges: [{ name: 'Volume', unit: '%', min: 75, max: 125 }] });
   await s.products.setProgramState(who, aoiProg.id, 'released');
   await s.products.putQualityPlan(who, rev.id, { requiredSteps: ['aoi'], traceDepth: 'lot', materialLevel: 'M2', mixedLotsAllowed: false });

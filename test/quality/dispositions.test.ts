@@ -36,6 +36,21 @@ describe('a failed unit is blocked until its disposition', () => {
     expect(unit).toMatchObject({ status: 'queued', nextStepSeq: 20, onHold: false, repairLoops: { 20: 1 } });
   });
 
+  it('a disposition releases the hold the failure placed, never a hold a person placed, whatever its wording', async () => {
+    const m = await makeQualityWorkOrder();
+    const [a, b] = await units(m, 2);
+    for (const u of [a!, b!]) {
+      await pass(m, 'printer', u);
+      await pass(m, 'placement', u, 'fail');
+    }
+    // b: a quality engineer holds it as well, with words that look like the route's own.
+    await s().tracking.setHold(system, { scope: 'unit', identifier: b!, hold: true, reason: 'failed at step 20 twice this shift: keep for review' });
+    for (const u of [a!, b!]) await s().quality.dispose(system, { serial: u, decision: 'retest', reason: 'nozzle cleaned' });
+    expect(await s().tracking.getUnit(a!)).toMatchObject({ onHold: false, holdReason: null });
+    expect(await s().tracking.getUnit(b!)).toMatchObject({ onHold: true, holdReason: 'failed at step 20 twice this shift: keep for review' });
+    expect(await codes(m, 'placement', b!)).toEqual(['UNIT_ON_HOLD']);
+  });
+
   it('scrap: the unit is scrapped', async () => {
     const m = await makeQualityWorkOrder();
     const [u] = await units(m);

@@ -3,7 +3,7 @@ import { inTx } from '../../platform/db.ts';
 import { AppError, notFound, validationFailed } from '../../platform/errors.ts';
 import type { Principal } from '../../platform/principal.ts';
 import { recordAudit } from '../audit/index.ts';
-import { loopsExhausted, nextMainStep } from '../tracking/index.ts';
+import { applyDisposition, loopsExhausted, nextMainStep } from '../tracking/index.ts';
 import type { BasisStep, ParsedBasis, WorkOrdersService } from '../work-orders/index.ts';
 import { auditSignature, type Signature, type SignatureInput, type Signatures } from './signatures.ts';
 
@@ -205,7 +205,6 @@ export function createDispositions(db: Db, deps: { workOrders: WorkOrdersService
       if ((input.decision === 'repair' || input.decision === 'retest') && !verifyStep) {
         throw validationFailed([{ field: '/verifyStepSeq', code: 'required', message: `name the step whose pass verifies the ${input.decision} of unit ${u.serial}` }]);
       }
-      const clearFailureHold = `on_hold = on_hold AND COALESCE(hold_reason, '') NOT LIKE 'failed at step %', hold_reason = CASE WHEN COALESCE(hold_reason, '') LIKE 'failed at step %' THEN NULL ELSE hold_reason END`;
       let verifySeq: number | null = null;
       const failedSeq = f.step?.seq ?? null;
       switch (input.decision) {
@@ -215,27 +214,21 @@ export function createDispositions(db: Db, deps: { workOrders: WorkOrdersService
           if (repairSeq === null) throw new AppError('STATE_CONFLICT', `The route of unit ${u.serial} has no repair step; choose retest, scrap or use-as-is`);
           verifySeq = input.verifyStepSeq ?? failStep.returnStepSeq ?? failStep.seq;
           const loops = { ...u.repair_loops, [String(failStep.seq)]: (u.repair_loops[String(failStep.seq)] ?? 0) + 1 };
-          await tx.query(
-            `UPDATE units SET status = 'queued', next_step_seq = $2, return_step_seq = $3, failed_step_seq = NULL, repair_loops = $4, ${clearFailureHold}, updated_at = now() WHERE id = $1`,
-            [u.id, repairSeq, verifySeq, JSON.stringify(loops)],
-          );
+          await applyDisposition(tx, u.id, { status: 'queued', nextStepSeq: repairSeq, returnStepSeq: verifySeq, failedStepSeq: null, repairLoops: loops });
           break;
         }
         case 'retest':
           verifySeq = verifyStep!.seq;
-          await tx.query(`UPDATE units SET status = 'queued', next_step_seq = $2, failed_step_seq = NULL, ${clearFailureHold}, updated_at = now() WHERE id = $1`, [u.id, verifySeq]);
+          await applyDisposition(tx, u.id, { status: 'queued', nextStepSeq: verifySeq, failedStepSeq: null });
           break;
         case 'scrap':
-          await tx.query(`UPDATE units SET status = 'scrapped', next_step_seq = NULL, return_step_seq = NULL, ${clearFailureHold}, updated_at = now() WHERE id = $1`, [u.id]);
+          await applyDisposition(tx, u.id, { status: 'scrapped', nextStepSeq: null, returnStepSeq: null });
           break;
         case 'use-as-is':
           if (f.trackingFailed && f.step) {
             const next = nextMainStep(basis, f.step.seq);
             const passed = u.passed_steps.includes(f.step.seq) ? u.passed_steps : [...u.passed_steps, f.step.seq];
-            await tx.query(
-              `UPDATE units SET status = $2, next_step_seq = $3, return_step_seq = NULL, failed_step_seq = NULL, passed_steps = $4, ${clearFailureHold}, updated_at = now() WHERE id = $1`,
-              [u.id, next ? 'queued' : 'completed', next?.seq ?? null, passed],
-            );
+            await applyDisposition(tx, u.id, { status: next ? 'queued' : 'completed', nextStepSeq: next?.seq ?? null, returnStepSeq: null, failedStepSeq: null, passedSteps: passed });
           }
           break;
       }

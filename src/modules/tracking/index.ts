@@ -10,3 +10,4 @@ export {
 } from './interlock.ts';
 export { INTERLOCK_REASONS, type BuiltInReasonCode } from './reasons.ts';
 export { resolveStep, routeAfter, nextMainStep, isOptional, loopsExhausted, type Resolution, type RouteState, type UnitStatus, type Result, type Outcome } from './routing.ts';
+export { applyDisposition, type DispositionState } from './dispose.ts';

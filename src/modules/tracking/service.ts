@@ -127,7 +127,7 @@ const COMPLETE_SQL = `WITH d AS (
   ), upd AS (
     UPDATE units u SET status = d.status, next_step_seq = d.next_step_seq, return_step_seq = d.return_step_seq, failed_step_seq = d.failed_step_seq,
            visits = d.visit, passed_steps = d.passed_steps, repair_loops = d.repair_loops, on_hold = u.on_hold OR d.on_hold,
-           hold_reason = CASE WHEN d.on_hold THEN d.hold_reason ELSE u.hold_reason END,
+           hold_reason = CASE WHEN d.on_hold THEN d.hold_reason ELSE u.hold_reason END, failure_hold = u.failure_hold OR d.on_hold,
            started_step_seq = NULL, started_station_id = NULL, started_at = NULL, started_by = NULL, updated_at = now()
       FROM d WHERE u.id = d.unit_id AND u.visits = d.visit - 1 AND u.status = d.prev_status
     RETURNING u.id
@@ -646,7 +646,10 @@ export function createTrackingService(db: Db, deps: { workOrders: WorkOrdersServ
     return db.tx(async (tx) => {
       const before = (await tx.query<{ id: number; on_hold: boolean; hold_reason: string | null }>(`SELECT id, on_hold, hold_reason FROM ${table} WHERE ${key} = $1 FOR UPDATE`, [input.identifier])).rows[0];
       if (!before) throw notFound(input.scope, input.identifier);
-      await tx.query(`UPDATE ${table} SET on_hold = $2, hold_reason = $3 WHERE id = $1`, [before.id, input.hold, input.hold ? input.reason : null]);
+      // A person's hold or release replaces a failure hold: it is no longer the route's to release.
+      await tx.query(`UPDATE ${table} SET on_hold = $2, hold_reason = $3${table === 'units' ? ', failure_hold = false' : ''} WHERE id = $1`, [
+        before.id, input.hold, input.hold ? input.reason : null,
+      ]);
       await recordAudit(tx, who, {
         action: input.hold ? 'hold' : 'release_hold', entity: input.scope === 'lot' ? 'production_lot' : input.scope, entityId: before.id,
         before: { onHold: before.on_hold, holdReason: before.hold_reason }, after: { onHold: input.hold, holdReason: input.hold ? input.reason : null }, reason: input.reason,
