@@ -65,7 +65,7 @@ export function createServices(db: Db, config: Pick<Config, 'sessionTtlSeconds'>
   const quality = createQualityService(db, { auth, tracking, workOrders, materials });
   registerQualityInterlockRules(tracking);
   const shipping = createShippingService(db, { quality, workOrders });
-  const equipment = createEquipmentService(db);
+  const equipment = createEquipmentService(db, { afterReadings: quality.evaluateReadings });
   const integrations = createIntegrations(
     { db, equipment, products, tracking, materials, workOrders, quality },
     { ...config, cfx: config.cfx ?? loadConfig({}).cfx, mqtt: config.mqtt ?? loadConfig({}).mqtt },

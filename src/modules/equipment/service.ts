@@ -177,7 +177,12 @@ function range(input: { from?: Date | string; to?: Date | string }, defaultHours
   return { from, to };
 }
 
-export function createEquipmentService(db: Db) {
+export interface EquipmentOptions {
+  /** Called with every batch of readings just stored, in the same transaction (main.ts hands it quality's reading rules). */
+  afterReadings?: (q: Queryable, rows: ReadingInput[]) => Promise<unknown>;
+}
+
+export function createEquipmentService(db: Db, opts: EquipmentOptions = {}) {
   async function station(id: number, q: Queryable = db): Promise<{ id: number; code: string; timezone: string }> {
     const s = (
       await q.query<{ id: number; code: string; timezone: string }>(
@@ -317,6 +322,7 @@ export function createEquipmentService(db: Db) {
       ],
       'eq_readings',
     );
+    if (opts.afterReadings) await opts.afterReadings(q, rows);
     return r.rowCount ?? 0;
   }
 

@@ -23,7 +23,7 @@ export type { ResultInput, DefectInput, MeasurementInput, RecordOutcome, Recorde
 export type { SignatureInput, Signature, Signer } from './signatures.ts';
 export type { Hold, HoldInput, WhereUsedQuery, WhereUsedUnit } from './holds.ts';
 export type { Disposition, DispositionInput, Decision, Ncr, NcrInput, NcrPatch, NcrUnitStatus, ReworkInput } from './dispositions.ts';
-export type { QualityRule, RuleInput, RuleKind, RuleAction, Alert } from './rules.ts';
+export type { QualityRule, RuleInput, RuleKind, RuleAction, Alert, ReadingForRules, FiredAlert } from './rules.ts';
 export type { FirstArticleDecisionInput, FirstArticleState } from './first-article.ts';
 export type { UnitBlocker } from './status.ts';
 export { auditSignature } from './signatures.ts';

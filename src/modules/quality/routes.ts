@@ -124,10 +124,10 @@ const DispositionSchema = Open({
 const NcrSchema = Open({ id: Type.Integer(), number: Type.String(), title: Type.String(), subjectKind: Type.String(), state: Type.String(), createdAt: DateTime(), createdBy: Type.String() });
 const RuleSchema = Open({
   id: Type.Integer(), code: Type.String(), name: Type.String(), kind: Type.String(), active: Type.Boolean(), productId: NullableInt, method: NullableString,
-  params: Open({}), actions: Type.Array(Type.String()),
+  params: Open({}), actions: Type.Array(Type.String()), stationId: NullableInt, equipmentId: NullableInt, readingName: NullableString,
 });
 const AlertSchema = Open({
-  id: Type.Integer(), ruleId: Type.Integer(), ruleCode: Type.String(), kind: Type.String(), workOrderId: Type.Integer(), workOrderNumber: Type.String(), stationId: NullableInt,
+  id: Type.Integer(), ruleId: Type.Integer(), ruleCode: Type.String(), kind: Type.String(), workOrderId: NullableInt, workOrderNumber: NullableString, stationId: NullableInt,
   key: Type.String(), message: Type.String(), evidence: Open({}, 'What fired the rule'), actionsTaken: Type.Array(Type.Unknown()), state: Type.String(), firedAt: DateTime(),
 });
 const DefectCodeSchema = Type.Object({ id: Type.Integer(), code: Type.String(), category: Type.String(), description: Type.String(), active: Type.Boolean() });
@@ -469,7 +469,7 @@ export function registerQualityRoutes(app: App, svc: QualityService) {
   // ── rules and alerts ──
   const RuleBody = {
     name: Type.String({ minLength: 1, maxLength: 200, description: 'What the rule watches for' }),
-    kind: Enum(RULE_KINDS, { description: 'defect_repeat, fpy_below, test_repeat or parameter_out_of_range' }),
+    kind: Enum(RULE_KINDS, { description: 'defect_repeat, fpy_below, test_repeat, parameter_out_of_range or reading_out_of_limits' }),
     active: Type.Optional(Type.Boolean({ description: 'Evaluated on new results' })),
     productId: Type.Optional(Type.Union([Id, Type.Null()], { description: 'Only this product (null: all)' })),
     method: Type.Optional(Type.Union([Enum(METHODS), Type.Null()], { description: 'Only results of this method (fpy_below needs one)' })),
@@ -478,7 +478,14 @@ export function registerQualityRoutes(app: App, svc: QualityService) {
       window: Type.Optional(Type.Integer({ minimum: 1, description: 'The last M units of the work order' })),
       percent: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 100, description: 'fpy_below: X %' })),
       units: Type.Optional(Type.Integer({ minimum: 1, description: 'test_repeat: K units with the same failed test / net' })),
+      min: Type.Optional(Type.Number({ description: 'reading_out_of_limits: lowest allowed value (inclusive)' })),
+      max: Type.Optional(Type.Number({ description: 'reading_out_of_limits: highest allowed value (inclusive)' })),
+      consecutive: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'reading_out_of_limits: fire when the last N readings in a row are outside' })),
+      windowSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 604800, description: 'reading_out_of_limits: fire when `count` readings within this many seconds are outside' })),
     }, { additionalProperties: false })),
+    stationId: Type.Optional(Type.Union([Id, Type.Null()], { description: 'reading_out_of_limits: the station whose readings are watched' })),
+    equipmentId: Type.Optional(Type.Union([Id, Type.Null()], { description: 'reading_out_of_limits: only readings of this equipment (at the station)' })),
+    readingName: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 200 }), Type.Null()], { description: 'reading_out_of_limits: the reading name, e.g. zone3.temp' })),
     actions: Type.Optional(Type.Array(Enum(RULE_ACTIONS), { description: 'alert, hold_work_order, hold_station, require_first_article' })),
   };
   app.get('/api/v1/quality/rules', {

@@ -2,6 +2,7 @@ import type { Db, Queryable, Tx } from '../../platform/db.ts';
 import { inTx } from '../../platform/db.ts';
 import { AppError, notFound, validationFailed, type FieldError } from '../../platform/errors.ts';
 import type { Principal } from '../../platform/principal.ts';
+import { systemPrincipal } from '../../platform/principal.ts';
 import { recordAudit } from '../audit/index.ts';
 import type { WorkOrdersService } from '../work-orders/index.ts';
 import { METHODS, type Method, type ResultValue } from './reasons.ts';
@@ -18,27 +19,45 @@ import { METHODS, type Method, type ResultValue } from './reasons.ts';
  * - `test_repeat` {units K, window M}: the same failed test / net (failed measurement name) on K
  *   or more of the last M units;
  * - `parameter_out_of_range` {}: a measurement whose name has an approved range in the build
- *   basis (the step's programs' parameterRanges) lies outside it (limits inclusive).
+ *   basis (the step's programs' parameterRanges) lies outside it (limits inclusive);
+ * - `reading_out_of_limits` {min, max, consecutive N | count N + windowSeconds W}: an equipment
+ *   reading (oven zone temperature, dry-cabinet humidity, … from CFX or MQTT) of one name at one
+ *   station (optionally one piece of equipment) lies outside [min, max] (limits inclusive) —
+ *   once, on the last N readings in a row, or N times within W seconds. Evaluated when readings
+ *   are stored (`evaluateReadings`, handed to the equipment module at wiring), in their
+ *   transaction; the work order is the one the station's line runs.
  *
  * A firing stores an alert with its evidence (one open alert per rule, work order and key: a
  * pattern that persists does not flood) and performs the rule's actions: alert, hold the work
  * order, hold the station, require a new first article.
  */
 
-export const RULE_KINDS = ['defect_repeat', 'fpy_below', 'test_repeat', 'parameter_out_of_range'] as const;
+export const RULE_KINDS = ['defect_repeat', 'fpy_below', 'test_repeat', 'parameter_out_of_range', 'reading_out_of_limits'] as const;
 export type RuleKind = (typeof RULE_KINDS)[number];
 export const RULE_ACTIONS = ['alert', 'hold_work_order', 'hold_station', 'require_first_article'] as const;
 export type RuleAction = (typeof RULE_ACTIONS)[number];
 
-export interface RuleParams { count?: number; window?: number; percent?: number; units?: number }
+export interface RuleParams {
+  count?: number; window?: number; percent?: number; units?: number;
+  /** reading_out_of_limits: the limits (inclusive; at least one), and optionally N in a row or N within windowSeconds. */
+  min?: number; max?: number; consecutive?: number; windowSeconds?: number;
+}
 export interface QualityRule {
   id: number; code: string; name: string; kind: RuleKind; active: boolean; productId: number | null; method: Method | null; params: RuleParams; actions: RuleAction[];
+  /** reading_out_of_limits: the station (and optionally equipment) and the reading name watched. */
+  stationId: number | null; equipmentId: number | null; readingName: string | null;
   createdAt: Date; createdBy: string; updatedAt: Date;
 }
-export interface RuleInput { code: string; name: string; kind: RuleKind; active?: boolean; productId?: number | null; method?: Method | null; params?: RuleParams; actions?: RuleAction[] }
+export interface RuleInput {
+  code: string; name: string; kind: RuleKind; active?: boolean; productId?: number | null; method?: Method | null; params?: RuleParams; actions?: RuleAction[];
+  stationId?: number | null; equipmentId?: number | null; readingName?: string | null;
+}
+
+/** A stored equipment reading as the reading rules see it (the equipment module's ReadingInput fits). */
+export interface ReadingForRules { at: Date; stationId: number; equipmentId: number | null; name: string; value: number | null; unit: string | null }
 
 export interface Alert {
-  id: number; ruleId: number; ruleCode: string; kind: RuleKind; workOrderId: number; workOrderNumber: string; stationId: number | null; key: string; message: string;
+  id: number; ruleId: number; ruleCode: string; kind: RuleKind; workOrderId: number | null; workOrderNumber: string | null; stationId: number | null; key: string; message: string;
   evidence: Record<string, unknown>; actionsTaken: unknown[]; state: 'open' | 'acknowledged' | 'closed'; firedAt: Date; acknowledgedAt: Date | null; acknowledgedBy: string | null; note: string | null;
 }
 
@@ -56,10 +75,11 @@ export interface RuleActions {
   requireFirstArticle(tx: Tx, who: Principal, workOrderId: number, reason: string, source: string): Promise<number[]>;
 }
 
-const RULE_COLS = `id, code, name, kind, active, product_id AS "productId", method, params, actions, created_at AS "createdAt", created_by AS "createdBy", updated_at AS "updatedAt"`;
+const RULE_COLS = `id, code, name, kind, active, product_id AS "productId", method, params, actions, station_id AS "stationId", equipment_id AS "equipmentId",
+  reading_name AS "readingName", created_at AS "createdAt", created_by AS "createdBy", updated_at AS "updatedAt"`;
 const ALERT_SELECT = `a.id, a.rule_id AS "ruleId", r.code AS "ruleCode", a.kind, a.work_order_id AS "workOrderId", w.number AS "workOrderNumber", a.station_id AS "stationId", a.key,
   a.message, a.evidence, a.actions_taken AS "actionsTaken", a.state, a.fired_at AS "firedAt", a.acknowledged_at AS "acknowledgedAt", a.acknowledged_by AS "acknowledgedBy", a.note
-  FROM quality_alerts a JOIN quality_rules r ON r.id = a.rule_id JOIN work_orders w ON w.id = a.work_order_id`;
+  FROM quality_alerts a JOIN quality_rules r ON r.id = a.rule_id LEFT JOIN work_orders w ON w.id = a.work_order_id`;
 
 // LATERAL subqueries end in LIMIT / OFFSET 0 so that PostgreSQL keeps them as per-row index lookups
 // instead of flattening them into a join that may scan a whole table.
@@ -104,11 +124,16 @@ const INSERT_ALERTS_SQL = `INSERT INTO quality_alerts (rule_id, kind, work_order
   ON CONFLICT (rule_id, work_order_id, key) WHERE state <> 'closed' DO NOTHING
   RETURNING id, rule_id AS "ruleId", work_order_id AS "workOrderId", key`;
 
+/** The middle of a rule's limits (or its only limit): the reading farthest from it is quoted. */
+const mid = (r: QualityRule) => (r.params.min != null && r.params.max != null ? (r.params.min + r.params.max) / 2 : (r.params.min ?? r.params.max ?? 0));
+
+export interface FiredAlert { id: number; ruleCode: string; kind: string; key: string; message: string; actions: string[] }
+
 function prepared(name: string, text: string, values: unknown[]): string {
   return { name, text, values } as unknown as string;
 }
 
-interface Firing { rule: QualityRule; workOrderId: number; stationId: number | null; key: string; message: string; evidence: Record<string, unknown> }
+interface Firing { rule: QualityRule; workOrderId: number | null; stationId: number | null; key: string; message: string; evidence: Record<string, unknown> }
 
 export function validateRule(input: Partial<RuleInput>, partial = false): FieldError[] {
   const errs: FieldError[] = [];
@@ -133,8 +158,30 @@ export function validateRule(input: Partial<RuleInput>, partial = false): FieldE
       if (!int(p.units, 1, 10_000)) errs.push({ field: '/params/units', code: 'range', message: 'units K: a whole number 1–10000' });
       if (!int(p.window, 1, 100_000)) errs.push({ field: '/params/window', code: 'range', message: 'window M (units): a whole number 1–100000' });
       break;
+    case 'reading_out_of_limits': {
+      const num = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
+      if (input.stationId == null) errs.push({ field: '/stationId', code: 'required', message: 'reading_out_of_limits needs the station whose readings it watches' });
+      if (typeof input.readingName !== 'string' || input.readingName.trim() === '' || input.readingName.length > 200) {
+        errs.push({ field: '/readingName', code: 'required', message: 'reading_out_of_limits needs the reading name (1–200 characters), e.g. zone3.temp' });
+      }
+      if (p.min != null && !num(p.min)) errs.push({ field: '/params/min', code: 'type', message: 'min: a number' });
+      if (p.max != null && !num(p.max)) errs.push({ field: '/params/max', code: 'type', message: 'max: a number' });
+      if (p.min == null && p.max == null) errs.push({ field: '/params/min', code: 'required', message: 'give min, max or both (the limits are inclusive)' });
+      if (num(p.min) && num(p.max) && p.min! > p.max!) errs.push({ field: '/params/max', code: 'range', message: 'max must not be below min' });
+      if (p.consecutive != null && !int(p.consecutive, 1, 1000)) errs.push({ field: '/params/consecutive', code: 'range', message: 'consecutive N: a whole number 1–1000' });
+      if (p.windowSeconds != null || p.count != null) {
+        if (p.consecutive != null) errs.push({ field: '/params/consecutive', code: 'conflict', message: 'give either consecutive N or count N within windowSeconds, not both' });
+        if (!int(p.count, 1, 10_000)) errs.push({ field: '/params/count', code: 'range', message: 'count N (readings outside the limits within the window): a whole number 1–10000' });
+        if (!int(p.windowSeconds, 1, 7 * 86400)) errs.push({ field: '/params/windowSeconds', code: 'range', message: 'windowSeconds: a whole number 1–604800' });
+      }
+      if (input.method != null) errs.push({ field: '/method', code: 'invalid', message: 'a reading rule watches equipment readings, not results of a method' });
+      break;
+    }
     default:
       break;
+  }
+  if (input.kind !== 'reading_out_of_limits' && (input.stationId != null || input.equipmentId != null || input.readingName != null)) {
+    errs.push({ field: '/stationId', code: 'invalid', message: 'stationId, equipmentId and readingName belong to reading_out_of_limits rules' });
   }
   return errs;
 }
@@ -148,12 +195,21 @@ export function createRules(db: Db, deps: { workOrders: WorkOrdersService; actio
   // (in any instance: NOTIFY) and not used while the change feed is down.
   const openAlerts = new Set<string>();
   db.onChange('quality_alerts', () => openAlerts.clear());
-  const isOpen = (ruleId: number, wo: number, key: string) => db.changeFeedLive && openAlerts.has(`${ruleId}:${wo}:${key}`);
+  const isOpen = (ruleId: number, wo: number | null, key: string) => db.changeFeedLive && openAlerts.has(`${ruleId}:${wo}:${key}`);
   async function activeRules(q: Queryable): Promise<QualityRule[]> {
     if (cache && db.changeFeedLive) return cache;
     const rows = (await q.query<QualityRule>(`SELECT ${RULE_COLS} FROM quality_rules WHERE active ORDER BY id`, [], 'quality.active_rules')).rows;
     if (db.changeFeedLive) cache = rows;
     return rows;
+  }
+
+  /** A reading rule's equipment must stand at its station (unknown ids are refused by the foreign keys). */
+  async function checkEquipment(tx: Tx, r: Partial<RuleInput>) {
+    if (r.equipmentId == null || r.stationId == null) return;
+    const e = (await tx.query<{ stationId: number | null }>('SELECT station_id AS "stationId" FROM equipment WHERE id = $1', [r.equipmentId])).rows[0];
+    if (e && e.stationId !== null && Number(e.stationId) !== Number(r.stationId)) {
+      throw validationFailed([{ field: '/equipmentId', code: 'invalid', message: `equipment ${r.equipmentId} stands at another station than ${r.stationId}` }]);
+    }
   }
 
   async function getRule(id: number, q: Queryable = db): Promise<QualityRule> {
@@ -171,9 +227,14 @@ export function createRules(db: Db, deps: { workOrders: WorkOrdersService; actio
     if (errs.length) throw validationFailed(errs);
     return inTx(db, q, async (tx) => {
       const r = await tx.query<{ id: number }>(
-        `INSERT INTO quality_rules (code, name, kind, active, product_id, method, params, actions, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
-        [input.code, input.name, input.kind, input.active ?? true, input.productId ?? null, input.method ?? null, JSON.stringify(input.params ?? {}), input.actions ?? ['alert'], who.name],
+        `INSERT INTO quality_rules (code, name, kind, active, product_id, method, params, actions, created_by, station_id, equipment_id, reading_name)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
+        [
+          input.code, input.name, input.kind, input.active ?? true, input.productId ?? null, input.method ?? null, JSON.stringify(input.params ?? {}), input.actions ?? ['alert'], who.name,
+          input.stationId ?? null, input.equipmentId ?? null, input.readingName?.trim() ?? null,
+        ],
       );
+      await checkEquipment(tx, input);
       cache = null;
       const rule = await getRule(r.rows[0]!.id, tx);
       await recordAudit(tx, who, { action: 'create', entity: 'quality_rule', entityId: rule.id, after: rule });
@@ -189,9 +250,14 @@ export function createRules(db: Db, deps: { workOrders: WorkOrdersService; actio
       const errs = validateRule(merged);
       if (errs.length) throw validationFailed(errs);
       await tx.query(
-        `UPDATE quality_rules SET name = $2, kind = $3, active = $4, product_id = $5, method = $6, params = $7, actions = $8, updated_at = now() WHERE id = $1`,
-        [id, merged.name, merged.kind, merged.active, merged.productId ?? null, merged.method ?? null, JSON.stringify(merged.params ?? {}), merged.actions],
+        `UPDATE quality_rules SET name = $2, kind = $3, active = $4, product_id = $5, method = $6, params = $7, actions = $8, station_id = $9, equipment_id = $10,
+           reading_name = $11, updated_at = now() WHERE id = $1`,
+        [
+          id, merged.name, merged.kind, merged.active, merged.productId ?? null, merged.method ?? null, JSON.stringify(merged.params ?? {}), merged.actions,
+          merged.stationId ?? null, merged.equipmentId ?? null, merged.readingName?.trim() ?? null,
+        ],
       );
+      await checkEquipment(tx, merged);
       cache = null;
       const after = await getRule(id, tx);
       await recordAudit(tx, who, { action: 'update', entity: 'quality_rule', entityId: id, before, after });
@@ -341,16 +407,21 @@ export function createRules(db: Db, deps: { workOrders: WorkOrdersService; actio
   async function evaluate(tx: Tx, who: Principal, batch: readonly RuleResult[]) {
     const rules = await activeRules(tx);
     if (rules.length === 0) return [];
-    const known = db.changeFeedLive ? openAlerts : null;
     const firings = [
       ...(await defectRepeat(tx, rules, batch)),
       ...(await fpyBelow(tx, rules, batch)),
       ...(await testRepeat(tx, rules, batch)),
       ...(await parameterOutOfRange(tx, rules, batch)),
     ].filter((f) => !isOpen(f.rule.id, f.workOrderId, f.key));
+    return fire(tx, who, firings);
+  }
+
+  /** Stores the alerts of the firings (not when one of the same rule, work order and key is open) and performs their actions. */
+  async function fire(tx: Tx, who: Principal, firings: Firing[]): Promise<FiredAlert[]> {
     if (firings.length === 0) return [];
+    const known = db.changeFeedLive ? openAlerts : null;
     const inserted = (
-      await tx.query<{ id: number; ruleId: number; workOrderId: number; key: string }>(
+      await tx.query<{ id: number; ruleId: number; workOrderId: number | null; key: string }>(
         INSERT_ALERTS_SQL,
         [JSON.stringify(firings.map((f) => ({ rule_id: f.rule.id, kind: f.rule.kind, work_order_id: f.workOrderId, station_id: f.stationId, key: f.key, message: f.message, evidence: f.evidence })))],
       )
@@ -361,21 +432,107 @@ export function createRules(db: Db, deps: { workOrders: WorkOrdersService; actio
       const fresh = new Set(inserted.map((a) => `${a.ruleId}:${a.workOrderId}:${a.key}`));
       for (const f of firings) if (!fresh.has(`${f.rule.id}:${f.workOrderId}:${f.key}`)) known.add(`${f.rule.id}:${f.workOrderId}:${f.key}`);
     }
-    const out: { id: number; ruleCode: string; kind: string; key: string; message: string; actions: string[] }[] = [];
+    const out: FiredAlert[] = [];
     const act = deps.actions();
     for (const a of inserted) {
-      const f = firings.find((x) => x.rule.id === a.ruleId && x.workOrderId === a.workOrderId && x.key === a.key)!;
+      // bigint columns arrive as numbers (int8 parser), but compare loosely in case a driver hands strings.
+      const f = firings.find((x) => Number(x.rule.id) === Number(a.ruleId) && (x.workOrderId === null ? a.workOrderId === null : Number(x.workOrderId) === Number(a.workOrderId)) && x.key === a.key)!;
       const taken: Record<string, unknown>[] = [{ action: 'alert', alertId: a.id }];
+      const wo = f.workOrderId;
       for (const action of f.rule.actions) {
-        if (action === 'hold_work_order') taken.push({ action, hold: await act.holdWorkOrder(tx, who, f.workOrderId, f.message, a.id, f.rule.code) });
-        else if (action === 'hold_station' && f.stationId !== null) taken.push({ action, hold: await act.holdStation(tx, who, f.stationId, f.message, a.id, f.rule.code) });
-        else if (action === 'require_first_article') taken.push({ action, steps: await act.requireFirstArticle(tx, who, f.workOrderId, f.message, `rule:${f.rule.code}`) });
+        if (action === 'hold_work_order') {
+          taken.push(wo === null ? { action, hold: null, skipped: 'no work order runs at the station' } : { action, hold: await act.holdWorkOrder(tx, who, wo, f.message, a.id, f.rule.code) });
+        } else if (action === 'hold_station' && f.stationId !== null) taken.push({ action, hold: await act.holdStation(tx, who, f.stationId, f.message, a.id, f.rule.code) });
+        else if (action === 'require_first_article') {
+          taken.push(wo === null ? { action, steps: [], skipped: 'no work order runs at the station' } : { action, steps: await act.requireFirstArticle(tx, who, wo, f.message, `rule:${f.rule.code}`) });
+        }
       }
       await tx.query('UPDATE quality_alerts SET actions_taken = $2 WHERE id = $1', [a.id, JSON.stringify(taken)]);
       await recordAudit(tx, who, { action: 'fire', entity: 'quality_alert', entityId: a.id, after: { rule: f.rule.code, key: f.key, message: f.message, actions: taken } });
       out.push({ id: a.id, ruleCode: f.rule.code, kind: f.rule.kind, key: f.key, message: f.message, actions: taken.map((t) => String(t.action)) });
     }
     return out;
+  }
+
+  /**
+   * The reading rules, on readings just stored (in their transaction). Only rules whose station,
+   * equipment and reading name match a new reading that lies outside the limits are looked at
+   * further: a batch of in-limit readings costs no query.
+   */
+  async function evaluateReadings(q: Queryable, readings: readonly ReadingForRules[]): Promise<FiredAlert[]> {
+    if (readings.length === 0) return [];
+    const rules = (await activeRules(q)).filter((r) => r.kind === 'reading_out_of_limits');
+    if (rules.length === 0) return [];
+    const outside = (r: QualityRule, v: number) => (r.params.min != null && v < r.params.min) || (r.params.max != null && v > r.params.max);
+    const candidates: { rule: QualityRule; fresh: ReadingForRules[]; latest: Date }[] = [];
+    for (const rule of rules) {
+      const mine = readings.filter((x) => x.value !== null && Number(x.stationId) === Number(rule.stationId) && x.name === rule.readingName
+        && (rule.equipmentId === null || (x.equipmentId !== null && Number(x.equipmentId) === Number(rule.equipmentId))));
+      const fresh = mine.filter((x) => outside(rule, x.value!));
+      if (fresh.length === 0) continue;
+      candidates.push({ rule, fresh, latest: new Date(Math.max(...mine.map((x) => x.at.getTime()))) });
+    }
+    if (candidates.length === 0) return [];
+    return inTx(db, q, async (tx) => {
+      const firings: Firing[] = [];
+      for (const { rule, fresh, latest } of candidates) {
+        const p = rule.params;
+        const limits = `${p.min ?? '−∞'} … ${p.max ?? '+∞'}`;
+        let evidence: { at: Date; value: number; unit: string | null }[];
+        let how: string;
+        if (p.consecutive != null && p.consecutive > 1) {
+          const last = (
+            await tx.query<{ at: Date; value: number; unit: string | null }>(
+              `SELECT at, value, unit FROM readings WHERE station_id = $1 AND name = $2 AND ($3::bigint IS NULL OR equipment_id = $3) AND value IS NOT NULL AND at <= $4
+                ORDER BY at DESC, id DESC LIMIT $5`,
+              [rule.stationId, rule.readingName, rule.equipmentId, latest, p.consecutive],
+              'quality.rule_reading_last',
+            )
+          ).rows;
+          if (last.length < p.consecutive || !last.every((x) => outside(rule, x.value))) continue;
+          evidence = last;
+          how = `the last ${p.consecutive} readings in a row`;
+        } else if (p.windowSeconds != null && p.count != null) {
+          const from = new Date(latest.getTime() - p.windowSeconds * 1000);
+          const hits = (
+            await tx.query<{ at: Date; value: number; unit: string | null }>(
+              `SELECT at, value, unit FROM readings WHERE station_id = $1 AND name = $2 AND ($3::bigint IS NULL OR equipment_id = $3) AND value IS NOT NULL
+                  AND at > $4 AND at <= $5 AND (value < $6::float8 OR value > $7::float8) ORDER BY at DESC, id DESC LIMIT 1000`,
+              [rule.stationId, rule.readingName, rule.equipmentId, from, latest, p.min ?? null, p.max ?? null],
+              'quality.rule_reading_window',
+            )
+          ).rows;
+          if (hits.length < p.count) continue;
+          evidence = hits;
+          how = `${hits.length} readings within ${p.windowSeconds} s (limit ${p.count})`;
+        } else {
+          evidence = fresh.map((x) => ({ at: x.at, value: x.value!, unit: x.unit }));
+          how = evidence.length === 1 ? 'a reading' : `${evidence.length} readings`;
+        }
+        const station = (
+          await tx.query<{ code: string; wo: number | null; woNumber: string | null }>(
+            `SELECT s.code, w.id AS wo, w.number AS "woNumber" FROM stations s
+               LEFT JOIN line_active_work_orders a ON a.line_id = s.line_id LEFT JOIN work_orders w ON w.id = a.work_order_id
+              WHERE s.id = $1`,
+            [rule.stationId],
+            'quality.rule_reading_station',
+          )
+        ).rows[0]!;
+        const worst = evidence.reduce((a, b) => (Math.abs(b.value - mid(rule)) > Math.abs(a.value - mid(rule)) ? b : a));
+        const unit = worst.unit ? ` ${worst.unit}` : '';
+        firings.push({
+          rule, workOrderId: station.wo, stationId: rule.stationId, key: `${station.code}:${rule.readingName}`,
+          message: `${rule.readingName} at ${station.code} is outside its limits ${limits}${unit}: ${how}, e.g. ${worst.value}${unit} at ${worst.at.toISOString()} (rule ${rule.code})`,
+          evidence: {
+            station: station.code, stationId: rule.stationId, equipmentId: rule.equipmentId, name: rule.readingName, min: p.min ?? null, max: p.max ?? null,
+            consecutive: p.consecutive ?? null, count: p.count ?? null, windowSeconds: p.windowSeconds ?? null, workOrder: station.woNumber,
+            readings: evidence.slice(0, 50).map((x) => ({ at: x.at, value: x.value, unit: x.unit })),
+          },
+        });
+      }
+      const open = firings.filter((f) => !isOpen(f.rule.id, f.workOrderId, f.key));
+      return fire(tx, systemPrincipal('quality-rules'), open);
+    });
   }
 
   async function listAlerts(f: { workOrderId?: number; ruleId?: number; state?: string; limit?: number; afterId?: number }): Promise<Alert[]> {
@@ -411,6 +568,6 @@ export function createRules(db: Db, deps: { workOrders: WorkOrdersService; actio
     });
   }
 
-  return { createRule, updateRule, getRule, listRules, evaluate, listAlerts, getAlert, setAlertState, invalidate: () => { cache = null; } };
+  return { createRule, updateRule, getRule, listRules, evaluate, evaluateReadings, listAlerts, getAlert, setAlertState, invalidate: () => { cache = null; } };
 }
 export type Rules = ReturnType<typeof createRules>;

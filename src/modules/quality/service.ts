@@ -113,6 +113,8 @@ export function createQualityService(db: Db, deps: QualityDeps) {
     // rules and alerts
     createRule: rules.createRule, updateRule: rules.updateRule, getRule: (id: number) => rules.getRule(id), listRules: rules.listRules,
     listAlerts: rules.listAlerts, getAlert: (id: number) => rules.getAlert(id),
+    /** The reading rules on readings just stored, in their transaction: handed to the equipment module at wiring (main.ts). */
+    evaluateReadings: rules.evaluateReadings,
     acknowledgeAlert: (who: Principal, id: number, note: string | null) => rules.setAlertState(who, id, 'acknowledged', note),
     closeAlert: (who: Principal, id: number, note: string | null) => rules.setAlertState(who, id, 'closed', note),
     // signatures (also used by shipping) and the per-unit blockers (packing, clearance)
