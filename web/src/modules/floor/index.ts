@@ -1,11 +1,16 @@
 import type { WebModule } from '../../app/registry.ts';
 import { R } from '../../roles.ts';
+import { OperatorPage } from './OperatorPage.tsx';
 import { PartCheckPage } from './PartCheckPage.tsx';
 
-/** Shop-floor tools. The operator station and setup verification screens join this section. */
+/** Shop-floor tools: the operator station, setup verification and the AVL check. */
 export const floorModule: WebModule = {
   id: 'floor',
   screens: [
+    {
+      path: '/floor/station/:code?', title: 'Operator station', roles: R.floor, component: OperatorPage,
+      nav: { section: 'floor', label: 'Operator station', order: 10, description: 'Scan units, go / no-go, pass or fail', to: '/floor/station' },
+    },
     { path: '/floor/avl-check', title: 'AVL check', roles: R.floor, component: PartCheckPage, nav: { section: 'floor', label: 'AVL check', order: 50, description: 'Scan a part number and a reel MPN' } },
   ],
 };

@@ -1,0 +1,148 @@
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeLine, makeProduct, system, testServices, uniq } from '../helpers.ts';
+import { createUser, eventually, hasFocus, launchBrowser, login, menu, newPage, screenshot, startUiServer, type UiPage, type UiServer } from './support.ts';
+
+let server: UiServer;
+let browser: Browser;
+let ui: UiPage;
+let page: Page;
+
+const SVG = `<svg xmlns="http://www.w3.org/2000/svg" width="420" height="150" viewBox="0 0 420 150">
+<rect width="420" height="150" fill="#f4f6f9"/><rect x="150" y="30" width="120" height="90" fill="#222"/>
+<circle cx="165" cy="45" r="6" fill="#fff"/><text x="20" y="140" font-family="sans-serif" font-size="16">U1: pin 1 mark at the silkscreen dot</text></svg>`;
+
+/** A released work order on its own line: print → place → AOI (instructions, two checks, a picture; fail → repair) → repair. */
+async function aoiWorkOrder() {
+  const s = testServices();
+  const made = await makeProduct({ release: false });
+  await s.products.replaceRoute(system, made.revision.id, {
+    name: 'operator',
+    steps: [
+      { seq: 10, name: 'Print', stationType: 'printer' },
+      { seq: 20, name: 'Place', stationType: 'placement' },
+      {
+        seq: 30, name: 'Visual inspection', stationType: 'aoi', onFail: 'repair', repairStepSeq: 90, returnStepSeq: 30, maxRepairLoops: 2,
+        instructions: 'Inspect the board under the magnifier.\nFalse calls of the AOI are confirmed by a second look, never skipped.',
+        checks: [{ code: 'POL', text: 'Polarity of D1 and D2 matches the drawing' }, { code: 'U1', text: 'U1 pin 1 at the silkscreen dot' }],
+      },
+      { seq: 90, name: 'Repair', stationType: 'rework', isRepair: true },
+    ],
+  });
+  await s.products.addStepAttachment(system, made.revision.id, 30, { filename: 'u1-orientation.svg', contentType: 'image/svg+xml', content: Buffer.from(SVG) });
+  await s.products.putQualityPlan(system, made.revision.id, { requiredSteps: ['aoi'], traceDepth: 'unit' });
+  const revision = await s.products.releaseRevision(system, made.revision.id);
+  const { line, stations } = await makeLine(['printer', 'placement', 'aoi', 'rework']);
+  const wo = await s.workOrders.create(system, { number: uniq('WO-'), customer: 'Acme', productRevisionId: revision.id, quantity: 10, lineId: line.id });
+  await s.workOrders.release(system, wo.id);
+  const { serials } = await s.tracking.generateUnits(system, { workOrder: wo.id, count: 4 });
+  return { wo, line, stations, serials };
+}
+
+beforeAll(async () => {
+  [server, browser] = await Promise.all([startUiServer(), launchBrowser()]);
+  const operator = await createUser('operator', 'Olga Operator');
+  ui = await newPage(browser);
+  page = ui.page;
+  await login(page, server.url, operator.username);
+});
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+const verdict = (p: Page) => p.locator('.operator-main [data-verdict]').first();
+async function scan(p: Page, code: string) {
+  await p.locator('#operator-scan').fill(code);
+  await p.locator('#operator-scan').press('Enter');
+}
+
+describe('operator station', () => {
+  it('picks a station (remembered), refuses a unit that skipped a step with the reason, passes a unit after its checks, records a fail with defects', async () => {
+    const s = testServices();
+    const m = await aoiWorkOrder();
+    const [good, skipped, bad] = m.serials as [string, string, string];
+    for (const serial of [good, bad]) {
+      await s.tracking.complete(system, { stationId: m.stations.printer!.id, identifier: serial, result: 'pass' });
+      await s.tracking.complete(system, { stationId: m.stations.placement!.id, identifier: serial, result: 'pass' });
+    }
+    await s.tracking.complete(system, { stationId: m.stations.printer!.id, identifier: skipped, result: 'pass' });
+    const aoi = m.stations.aoi!;
+
+    await menu(page).getByRole('link', { name: 'Operator station', exact: true }).click();
+    await page.getByTestId('station-picker').waitFor();
+    await page.getByRole('button', { name: new RegExp(`^${aoi.code}`) }).click();
+    await page.getByRole('heading', { name: new RegExp(aoi.code) }).waitFor();
+    expect(await hasFocus(page, 'operator-scan')).toBe(true);
+
+    // The unit that skipped placement: red, with the interlock's sentence and code.
+    await scan(page, skipped);
+    const refused = verdict(page);
+    await page.locator('.operator-main [data-verdict="nogo"]').waitFor();
+    const refusedText = await refused.innerText();
+    expect(refusedText).toContain('NO GO');
+    expect(refusedText).toContain('STEP_OUT_OF_ORDER');
+    expect(refusedText).toMatch(/step 20 Place/i);
+    expect(await page.getByTestId('operator-actions').count()).toBe(0);
+    expect(await hasFocus(page, 'operator-scan')).toBe(true);
+    await screenshot(page, 'operator-nogo');
+
+    // The good unit: green, the step's instructions, checks and picture; pass only after the checks.
+    await scan(page, good);
+    await page.locator('.operator-main [data-verdict="go"]').waitFor();
+    expect(await verdict(page).innerText()).toMatch(new RegExp(`${good} may be processed at step 30 Visual inspection`));
+    const wi = page.getByTestId('work-instructions');
+    await wi.getByText('Inspect the board under the magnifier.', { exact: false }).waitFor();
+    await wi.locator('img[alt="u1-orientation.svg"]').waitFor();
+    expect(await wi.locator('img').evaluate((img) => (img as HTMLImageElement).naturalWidth)).toBeGreaterThan(0);
+    const pass = page.getByRole('button', { name: 'PASS', exact: true });
+    expect(await pass.isDisabled()).toBe(true);
+    await page.getByLabel(/Polarity of D1 and D2/).check();
+    expect(await hasFocus(page, 'operator-scan')).toBe(true);
+    expect(await pass.isDisabled()).toBe(true);
+    await page.getByLabel(/U1 pin 1 at the silkscreen dot/).check();
+    await screenshot(page, 'operator-go');
+    await pass.click();
+    await page.locator('.operator-main [data-verdict="go"]').getByText('PASSED').waitFor();
+    expect(await verdict(page).innerText()).toContain('has completed its route');
+    expect(await eventually(() => hasFocus(page, 'operator-scan'), (f) => f)).toBe(true);
+    const unit = await s.tracking.getUnit(good);
+    expect(unit.status).toBe('completed');
+    expect(unit.history.at(-1)).toMatchObject({ stepSeq: 30, result: 'pass', stationCode: aoi.code });
+    const passResults = await s.quality.listResults({ serial: good });
+    expect(passResults.map((r) => [r.method, r.result])).toEqual([['aoi', 'pass']]);
+
+    // Scanning the passed unit again: refused, the step is done.
+    await scan(page, good);
+    await page.locator('.operator-main [data-verdict="nogo"]').waitFor();
+    expect(await verdict(page).innerText()).toMatch(/STEP_ALREADY_PASSED|UNIT_COMPLETED|completed/);
+
+    // A fail with two defects from the searchable list.
+    await scan(page, bad);
+    await page.locator('.operator-main [data-verdict="go"]').waitFor();
+    await page.getByRole('button', { name: 'FAIL…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Record a failure' });
+    await dialog.getByLabel('Reference designator').fill('r2');
+    await dialog.getByLabel('Defect code').fill('tombst');
+    await dialog.getByRole('option', { name: /TOMBSTONE/ }).click();
+    await dialog.getByLabel('Reference designator').fill('U1');
+    await dialog.getByLabel('Defect code').fill('bridg');
+    await dialog.getByLabel('Defect code').press('Enter');
+    expect(await dialog.getByTestId('chosen-defects').innerText()).toMatch(/TOMBSTONE @ R2[\s\S]*BRIDGE @ U1/);
+    await screenshot(page, 'operator-fail');
+    await dialog.getByRole('button', { name: 'Record FAIL' }).click();
+    await page.locator('.operator-main [data-verdict="warn"]').getByText('FAIL RECORDED').waitFor();
+    expect(await verdict(page).innerText()).toContain('goes to repair at step 90');
+    expect(await eventually(() => hasFocus(page, 'operator-scan'), (f) => f)).toBe(true);
+    const failed = await s.tracking.getUnit(bad);
+    expect(failed.nextStepSeq).toBe(90);
+    const defects = await s.quality.listDefects({ serial: bad });
+    expect(defects.map((d) => `${d.code}@${d.refdes}`).sort()).toEqual(['BRIDGE@U1', 'TOMBSTONE@R2']);
+
+    // The station is remembered: opening the entry again goes straight to it.
+    await page.goto(`${server.url}/floor/station`);
+    await page.getByRole('heading', { name: new RegExp(aoi.code) }).waitFor();
+    expect(page.url()).toContain(`/floor/station/${aoi.code}`);
+    expect(ui.errors).toEqual([]);
+  });
+});
