@@ -24,3 +24,5 @@ export {
   PACKAGE_KINDS, PACKAGE_STATUSES, type MaterialPackage, type PackageKind, type PackageStatus, type PackageLocation, type LocationInput, type LocationKind,
   type MsdView, type PasteInfo,
 } from './packages.ts';
+/** The raw network label printer client (ZPL to host:9100), also used for carton labels. */
+export { sendZplToPrinter, PrinterError, type PrinterErrorCode } from './lib/labels.ts';

@@ -104,6 +104,20 @@ export function registerShippingRoutes(app: App, svc: ShippingService) {
     },
   });
 
+  app.post('/api/v1/shipping/cartons/:id/label/print', {
+    config: { roles: PACK },
+    schema: {
+      tags, summary: 'Send the carton label (ZPL) to a network label printer (raw TCP, port 9100 by default)', params: IdParams,
+      body: Type.Object({
+        host: Type.String({ minLength: 1, maxLength: 253, description: 'Printer host name or address' }),
+        port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, default: 9100, description: 'Raw printing port' })),
+        timeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 60_000, description: 'Connecting and sending together, at most (default 10 s)' })),
+      }, { additionalProperties: false }),
+      response: { 200: Type.Object({ bytesWritten: Type.Integer(), printer: Type.String() }), ...errors(400, 404, 422, 502, 504) },
+    },
+    handler: async (req) => svc.printLabel(who(req), req.params.id, req.body),
+  });
+
   app.post('/api/v1/shipping/shipments', {
     config: { roles: SHIP },
     schema: {

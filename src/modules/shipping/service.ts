@@ -3,6 +3,7 @@ import type { Db, Queryable, Tx } from '../../platform/db.ts';
 import { AppError, notFound, validationFailed } from '../../platform/errors.ts';
 import type { Principal } from '../../platform/principal.ts';
 import { recordAudit } from '../audit/index.ts';
+import { PrinterError, sendZplToPrinter } from '../materials/index.ts';
 import { auditSignature, type QualityService, type SignatureInput, type UnitBlocker } from '../quality/index.ts';
 import type { WorkOrdersService } from '../work-orders/index.ts';
 import { cartonLabelPdf, cartonLabelZpl } from './labels.ts';
@@ -242,6 +243,28 @@ export function createShippingService(db: Db, deps: { quality: QualityService; w
     return { contentType: 'application/zpl; charset=utf-8', filename: `${c.code}.zpl`, body: cartonLabelZpl(data) };
   }
 
+  /**
+   * Sends the carton's ZPL label to a network label printer (raw TCP, port 9100 by default) with
+   * materials' printer client. Refusals: PRINTER_UNREACHABLE / PRINTER_SEND_FAILED (502),
+   * PRINTER_TIMEOUT (504), a bad host or port is a validation failure.
+   */
+  async function printLabel(who: Principal, cartonId: number, input: { host: string; port?: number; timeoutMs?: number }): Promise<{ bytesWritten: number; printer: string }> {
+    const l = await label(cartonId, 'zpl');
+    const port = input.port ?? 9100;
+    const printer = `${input.host}:${port}`;
+    try {
+      const r = await sendZplToPrinter(input.host, port, l.body as string, input.timeoutMs ?? 10_000);
+      await db.tx((tx) => recordAudit(tx, who, { action: 'print_label', entity: 'carton', entityId: cartonId, after: { printer, bytes: r.bytesWritten } }));
+      return { bytesWritten: r.bytesWritten, printer };
+    } catch (e) {
+      if (e instanceof PrinterError) {
+        if (e.code === 'PRINTER_ARGUMENT_INVALID') throw validationFailed([{ field: '/host', code: 'invalid', message: e.message }], e.message);
+        throw new AppError(e.code, e.message);
+      }
+      throw e;
+    }
+  }
+
   // ── shipments ──────────────────────────────────────────────────────────────────────────
 
   async function getShipment(id: number, q: Queryable = db): Promise<Shipment> {
@@ -384,7 +407,7 @@ export function createShippingService(db: Db, deps: { quality: QualityService; w
   }
 
   return {
-    createCarton, getCarton: (id: number) => getCarton(id), cartonUnits: (id: number) => cartonUnits(id), listCartons, pack, unpack, closeCarton, label,
+    createCarton, getCarton: (id: number) => getCarton(id), cartonUnits: (id: number) => cartonUnits(id), listCartons, pack, unpack, closeCarton, label, printLabel,
     createShipment, getShipment: (id: number) => getShipment(id), listShipments, addCartons, removeCartons, clearance: (id: number, opts?: { limit?: number }) => clearance(id, opts),
     releaseShipment, unitShipping,
   };
