@@ -4,9 +4,10 @@ import { floorModule } from '../modules/floor/index.ts';
 import { masterDataModule } from '../modules/master-data/index.ts';
 import { productsModule } from '../modules/products/index.ts';
 import { adminModule } from '../modules/admin/index.ts';
+import { qualityModule } from '../modules/quality/index.ts';
 
 /**
  * Every screen module of the UI. To add one: create web/src/modules/<name>/index.ts exporting
  * a WebModule (its screens, their roles and menu entries) and list it here.
  */
-export const MODULES: WebModule[] = [homeModule, floorModule, productsModule, masterDataModule, adminModule];
+export const MODULES: WebModule[] = [homeModule, floorModule, productsModule, masterDataModule, adminModule, qualityModule];
