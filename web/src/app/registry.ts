@@ -15,6 +15,8 @@ export const SECTIONS = [
   { id: 'materials', label: 'Materials' },
   { id: 'quality', label: 'Quality' },
   { id: 'traceability', label: 'Traceability' },
+  { id: 'shipping', label: 'Shipping' },
+  { id: 'reports', label: 'Reports' },
   { id: 'master-data', label: 'Master data' },
   { id: 'admin', label: 'Administration' },
 ] as const;
