@@ -79,38 +79,58 @@ const MOUNT_SELECT = `SELECT c.id, c.equipment_id AS "equipmentId", c.kind, c.pa
   c.unmounted_at AS "unmountedAt", c.unmounted_by AS "unmountedBy"
   FROM consumable_mounts c LEFT JOIN material_packages pk ON pk.id = c.package_id LEFT JOIN stencils s ON s.id = c.stencil_id`;
 
+/** What the paste check reads of a package (a MaterialPackage, or the interlock's lighter row). */
+export type PasteSubject = Pick<MaterialPackage, 'code' | 'kind' | 'status' | 'lotOnHold' | 'lotExpiresAt' | 'paste'>;
+export type StencilSubject = Pick<Stencil, 'code' | 'status' | 'productRevisionId' | 'usageSinceCleaning' | 'cleaningInterval' | 'maxUsage' | 'usageCount'>;
+
+/** Paste validity at `now`: kind, usability, lot expiry, thaw time, open time. */
+export function pasteProblems(pkg: PasteSubject, now: Date): ConsumableProblem[] {
+  const out: ConsumableProblem[] = [];
+  if (pkg.kind !== 'paste-jar' || !pkg.paste) return [{ code: 'PASTE_NOT_PASTE', message: `Package ${pkg.code} is a ${pkg.kind}, not a solder-paste jar` }];
+  if (['blocked', 'quarantined', 'empty', 'scrapped'].includes(pkg.status)) out.push({ code: 'PASTE_UNUSABLE', message: `Paste jar ${pkg.code} is ${pkg.status}` });
+  if (pkg.lotOnHold) out.push({ code: 'PASTE_UNUSABLE', message: `The lot of paste jar ${pkg.code} is on hold` });
+  if (pkg.lotExpiresAt && pkg.lotExpiresAt.getTime() <= now.getTime()) {
+    out.push({ code: 'PASTE_EXPIRED', message: `Paste jar ${pkg.code} expired at ${pkg.lotExpiresAt.toISOString()}` });
+  }
+  const p = pkg.paste;
+  const minThawMs = p.minThawHours * HOUR_MS;
+  if (!p.thawStartedAt) {
+    out.push({ code: 'PASTE_NOT_THAWED', message: `Paste jar ${pkg.code} has no recorded thaw start` });
+  } else {
+    // Thawed up to the moment it was opened (opening cold spoils it), or up to now while closed.
+    const until = p.openedAt ?? now;
+    const thawed = until.getTime() - p.thawStartedAt.getTime();
+    if (thawed < minThawMs) {
+      out.push({
+        code: 'PASTE_NOT_THAWED',
+        message: `Paste jar ${pkg.code} ${p.openedAt ? 'was opened after' : 'has thawed for'} ${(thawed / HOUR_MS).toFixed(1)} h; it needs ${p.minThawHours} h`,
+      });
+    }
+  }
+  if (p.openedAt && now.getTime() - p.openedAt.getTime() >= p.maxOpenHours * HOUR_MS) {
+    out.push({ code: 'PASTE_OPEN_TOO_LONG', message: `Paste jar ${pkg.code} has been open since ${p.openedAt.toISOString()}, longer than ${p.maxOpenHours} h` });
+  }
+  return out;
+}
+
+/** Stencil validity for a product revision (null: any). */
+export function stencilProblems(s: StencilSubject, productRevisionId: number | null): ConsumableProblem[] {
+  const out: ConsumableProblem[] = [];
+  if (s.status === 'retired') out.push({ code: 'STENCIL_RETIRED', message: `Stencil ${s.code} is retired` });
+  if (productRevisionId !== null && s.productRevisionId !== productRevisionId) {
+    out.push({ code: 'STENCIL_WRONG_REVISION', message: `Stencil ${s.code} is made for product revision ${s.productRevisionId}, not ${productRevisionId}` });
+  }
+  if (s.usageSinceCleaning >= s.cleaningInterval) {
+    out.push({ code: 'STENCIL_CLEANING_DUE', message: `Stencil ${s.code} made ${s.usageSinceCleaning} prints since its last cleaning; the interval is ${s.cleaningInterval}` });
+  }
+  if (s.maxUsage !== null && s.usageCount >= s.maxUsage) {
+    out.push({ code: 'STENCIL_WORN_OUT', message: `Stencil ${s.code} made ${s.usageCount} prints; its limit is ${s.maxUsage}` });
+  }
+  return out;
+}
+
 export function createConsumableService(db: Db, deps: { products: ProductsService; factory: FactoryService }, store: PackageStore) {
   const clock = store.clock;
-
-  /** Paste validity at `now`: kind, usability, lot expiry, thaw time, open time. */
-  function pasteProblems(pkg: MaterialPackage, now: Date): ConsumableProblem[] {
-    const out: ConsumableProblem[] = [];
-    if (pkg.kind !== 'paste-jar' || !pkg.paste) return [{ code: 'PASTE_NOT_PASTE', message: `Package ${pkg.code} is a ${pkg.kind}, not a solder-paste jar` }];
-    if (['blocked', 'quarantined', 'empty', 'scrapped'].includes(pkg.status)) out.push({ code: 'PASTE_UNUSABLE', message: `Paste jar ${pkg.code} is ${pkg.status}` });
-    if (pkg.lotOnHold) out.push({ code: 'PASTE_UNUSABLE', message: `The lot of paste jar ${pkg.code} is on hold` });
-    if (pkg.lotExpiresAt && pkg.lotExpiresAt.getTime() <= now.getTime()) {
-      out.push({ code: 'PASTE_EXPIRED', message: `Paste jar ${pkg.code} expired at ${pkg.lotExpiresAt.toISOString()}` });
-    }
-    const p = pkg.paste;
-    const minThawMs = p.minThawHours * HOUR_MS;
-    if (!p.thawStartedAt) {
-      out.push({ code: 'PASTE_NOT_THAWED', message: `Paste jar ${pkg.code} has no recorded thaw start` });
-    } else {
-      // Thawed up to the moment it was opened (opening cold spoils it), or up to now while closed.
-      const until = p.openedAt ?? now;
-      const thawed = until.getTime() - p.thawStartedAt.getTime();
-      if (thawed < minThawMs) {
-        out.push({
-          code: 'PASTE_NOT_THAWED',
-          message: `Paste jar ${pkg.code} ${p.openedAt ? 'was opened after' : 'has thawed for'} ${(thawed / HOUR_MS).toFixed(1)} h; it needs ${p.minThawHours} h`,
-        });
-      }
-    }
-    if (p.openedAt && now.getTime() - p.openedAt.getTime() >= p.maxOpenHours * HOUR_MS) {
-      out.push({ code: 'PASTE_OPEN_TOO_LONG', message: `Paste jar ${pkg.code} has been open since ${p.openedAt.toISOString()}, longer than ${p.maxOpenHours} h` });
-    }
-    return out;
-  }
 
   async function checkPaste(packageId: number): Promise<ConsumableCheck> {
     const now = clock();
@@ -214,21 +234,6 @@ export function createConsumableService(db: Db, deps: { products: ProductsServic
       return after;
     };
     return q ? run(q) : db.tx(run);
-  }
-
-  function stencilProblems(s: Stencil, productRevisionId: number | null): ConsumableProblem[] {
-    const out: ConsumableProblem[] = [];
-    if (s.status === 'retired') out.push({ code: 'STENCIL_RETIRED', message: `Stencil ${s.code} is retired` });
-    if (productRevisionId !== null && s.productRevisionId !== productRevisionId) {
-      out.push({ code: 'STENCIL_WRONG_REVISION', message: `Stencil ${s.code} is made for product revision ${s.productRevisionId}, not ${productRevisionId}` });
-    }
-    if (s.usageSinceCleaning >= s.cleaningInterval) {
-      out.push({ code: 'STENCIL_CLEANING_DUE', message: `Stencil ${s.code} made ${s.usageSinceCleaning} prints since its last cleaning; the interval is ${s.cleaningInterval}` });
-    }
-    if (s.maxUsage !== null && s.usageCount >= s.maxUsage) {
-      out.push({ code: 'STENCIL_WORN_OUT', message: `Stencil ${s.code} made ${s.usageCount} prints; its limit is ${s.maxUsage}` });
-    }
-    return out;
   }
 
   async function checkStencil(id: number, input: { productRevisionId?: number | null } = {}): Promise<ConsumableCheck> {

@@ -19,6 +19,10 @@ export {
   LOAD_REFUSAL_REASONS, CONSUMABLE_PROBLEMS, loadRefusal, type LoadRefusal, type LoadRefusalCode, type ConsumableProblem, type ConsumableProblemCode,
 } from './reasons.ts';
 export type { LoadInput, LoadVerdict, LoadAttempt, SetupInterval, SetupStatus, SlotStatus, SlotPackageStatus } from './setups.ts';
+export type {
+  UnitMaterial, UnitMaterialCandidate, MaterialWhereUsedQuery, MaterialWhereUsed, UsageLogRow, InstallInput, UninstallInput, ApplyInput, InstallRecord,
+} from './trace.ts';
+export type { ShortageWarning } from './shortage.ts';
 export { PASTE_DEFAULTS, type Stencil, type StencilInput, type ConsumableCheck, type ConsumableMount } from './consumables.ts';
 export {
   PACKAGE_KINDS, PACKAGE_STATUSES, type MaterialPackage, type PackageKind, type PackageStatus, type PackageLocation, type LocationInput, type LocationKind,

@@ -667,4 +667,139 @@ export function registerMaterialsRoutes(app: App, svc: MaterialsService) {
     },
     handler: async (req) => svc.listAttempts(req.query),
   });
+
+  // ------------------------------------------------------------ material-to-board traceability
+  const Refdes = Type.String({ minLength: 1, maxLength: 64, description: 'Reference designator, e.g. R12' });
+  const UnitRef = {
+    unit: Type.String({ minLength: 1, maxLength: 80, description: 'Unit serial, or a panel ID with position' }),
+    position: Type.Optional(Nullable(Type.Integer({ minimum: 1, description: 'Panel position when `unit` is a panel ID' }))),
+  };
+  const PackageRef = { packageId: Type.Optional(Id), packageCode: Type.Optional(PackageCode) };
+  const needPackage = (items: { packageId?: number; packageCode?: string }[], base: string) => {
+    const errs: FieldError[] = [];
+    items.forEach((it, i) => {
+      if (it.packageId === undefined && it.packageCode === undefined) errs.push({ field: `/${base}/${i}/packageId`, code: 'required', message: 'give packageId or packageCode' });
+    });
+    if (errs.length) throw new AppError('VALIDATION_FAILED', 'Each item names its package', { errors: errs });
+  };
+  app.post('/api/v1/materials/installs', {
+    config: { roles: CONSUME },
+    schema: {
+      tags, summary: 'Record which package installed which reference designators on units (M3 material trace; the REST door of CFX MaterialsInstalled)',
+      description: 'All or nothing. Refused with every problem listed: unknown unit or package (422 REFERENCE_NOT_FOUND), a designator not on the unit\'s BOM (refdes_not_in_bom) or of another part (part_mismatch) (400 VALIDATION_FAILED).',
+      body: Type.Object({
+        installs: Type.Array(Type.Object({
+          ...UnitRef, ...PackageRef, refdes: Type.Array(Refdes, { minItems: 1, maxItems: 2000 }),
+          equipmentId: Type.Optional(Nullable(Id)), stationId: Type.Optional(Nullable(Id)), slot: Type.Optional(Nullable(SlotName)),
+          installedAt: Type.Optional(DateTime({ description: 'Default now' })),
+        }, { additionalProperties: false }), { minItems: 1, maxItems: 5000 }),
+      }, { additionalProperties: false }),
+      response: { 200: Type.Object({ installed: Type.Integer(), unchanged: Type.Integer(), replaced: Type.Integer() }), ...errors(400, 422) },
+    },
+    handler: async (req) => {
+      needPackage(req.body.installs, 'installs');
+      return svc.recordInstalls(who(req), req.body.installs.map((x) => ({ ...x, installedAt: toDate(x.installedAt) })), 'rest');
+    },
+  });
+  app.post('/api/v1/materials/uninstalls', {
+    config: { roles: CONSUME },
+    schema: {
+      tags, summary: 'Record components taken off units (the REST door of CFX MaterialsUninstalled)',
+      body: Type.Object({
+        uninstalls: Type.Array(Type.Object({
+          ...UnitRef, ...PackageRef, refdes: Type.Array(Refdes, { minItems: 1, maxItems: 2000 }), reason: Reason,
+          installedAt: Type.Optional(DateTime()), at: Type.Optional(DateTime({ description: 'Default now' })),
+        }, { additionalProperties: false }), { minItems: 1, maxItems: 5000 }),
+      }, { additionalProperties: false }),
+      response: { 200: Type.Object({ removed: Type.Integer() }), ...errors(400, 422) },
+    },
+    handler: async (req) =>
+      svc.recordUninstalls(who(req), req.body.uninstalls.map((x) => ({ ...x, installedAt: toDate(x.installedAt), at: toDate(x.at) })), 'rest'),
+  });
+  app.post('/api/v1/materials/applied', {
+    config: { roles: CONSUME },
+    schema: {
+      tags, summary: 'Record material applied to units: solder paste, adhesive, coating (the REST door of CFX MaterialsApplied)',
+      body: Type.Object({
+        applied: Type.Array(Type.Object({
+          ...UnitRef, ...PackageRef, quantity: Type.Optional(Nullable(Type.Number({ minimum: 0 }))), quantityUnit: Type.Optional(Nullable(Type.String({ maxLength: 20 }))),
+          equipmentId: Type.Optional(Nullable(Id)), stationId: Type.Optional(Nullable(Id)), appliedAt: Type.Optional(DateTime()),
+        }, { additionalProperties: false }), { minItems: 1, maxItems: 5000 }),
+      }, { additionalProperties: false }),
+      response: { 200: Type.Object({ applied: Type.Integer() }), ...errors(400, 422) },
+    },
+    handler: async (req) => {
+      needPackage(req.body.applied, 'applied');
+      return svc.recordApplied(who(req), req.body.applied.map((x) => ({ ...x, appliedAt: toDate(x.appliedAt) })), 'rest');
+    },
+  });
+  const CandidateSchema = Type.Object({
+    packageId: Type.Integer(), packageCode: Type.String(), lotId: Type.Integer(), lotCode: Nullable(Type.String()), mpn: Type.String(), manufacturer: Type.String(),
+    dateCode: Nullable(Type.String()), equipmentId: Nullable(Type.Integer()), equipmentCode: Nullable(Type.String()), slot: Nullable(Type.String()),
+    from: DateTime(), to: NullableDateTime(), mslFloorLifeRemainingMinutesAtPlacement: Nullable(Type.Integer()),
+  });
+  app.get('/api/v1/units/:id/materials', {
+    config: { roles: READ },
+    schema: {
+      tags, summary: 'The material of a unit per reference designator: M3 (installed) over M2 (from the feeder setups; two candidates during a splice), rework applied',
+      params: IdParams,
+      response: {
+        200: Type.Array(Type.Object({ refdes: Type.String(), partId: Type.Integer(), ipn: Type.String(), source: Type.String(), candidates: Type.Array(CandidateSchema) })),
+        ...errors(404),
+      },
+    },
+    handler: async (req) => svc.unitMaterials(req.params.id),
+  });
+  app.get('/api/v1/materials/where-used', {
+    config: { roles: READ },
+    schema: {
+      tags, summary: 'Units containing material of a lot, a package, an MPN (+ date-code range), a paste jar or a stencil; give exactly one',
+      querystring: Type.Object({
+        lotId: Type.Optional(Id), packageId: Type.Optional(Id), mpn: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+        dateCodeFrom: Type.Optional(Type.String({ minLength: 1, maxLength: 16 })), dateCodeTo: Type.Optional(Type.String({ minLength: 1, maxLength: 16 })),
+        pasteJarPackageId: Type.Optional(Id), stencilId: Type.Optional(Id),
+      }, { additionalProperties: false }),
+      response: {
+        200: Type.Object({ units: Type.Array(Type.Object({ unitId: Type.Integer(), via: Type.String() })), packages: Type.Array(Type.Integer()) }),
+        ...errors(400, 404),
+      },
+    },
+    handler: async (req) => svc.materialWhereUsed(req.query as never),
+  });
+  const USAGE_COLUMNS = ['mpn', 'manufacturer', 'lotCode', 'packageCode', 'equipmentCode', 'slot', 'loadedAt', 'unloadedAt', 'loadedQty', 'consumedQty'] as const;
+  const csvCell = (v: unknown) => {
+    const s = v === null || v === undefined ? '' : v instanceof Date ? v.toISOString() : String(v);
+    return /[",\r\n]/.test(s) || /^[=+\-@]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  };
+  app.get('/api/v1/work-orders/:id/material-usage', {
+    config: { roles: READ },
+    schema: {
+      tags, summary: 'Material usage log of a work order (JSON, or CSV with Accept: text/csv or ?format=csv)',
+      params: IdParams,
+      querystring: Type.Object({ format: Type.Optional(Enum(['json', 'csv'] as const)) }, { additionalProperties: false }),
+      // 200: JSON rows { mpn, manufacturer, lotCode, packageCode, equipmentCode, slot, loadedAt, unloadedAt, loadedQty, consumedQty } or the same as CSV.
+      response: { ...errors(404) },
+    },
+    handler: async (req, reply) => {
+      const rows = await svc.usageLog(req.params.id);
+      const csv = req.query.format === 'csv' || (req.query.format === undefined && (req.headers.accept ?? '').includes('text/csv'));
+      if (!csv) return rows;
+      const text = [USAGE_COLUMNS.join(','), ...rows.map((r) => USAGE_COLUMNS.map((c) => csvCell(r[c])).join(','))].join('\r\n') + '\r\n';
+      return reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', `attachment; filename="material-usage-${req.params.id}.csv"`).send(text);
+    },
+  });
+  app.get('/api/v1/material-shortages', {
+    config: { roles: READ },
+    schema: {
+      tags, summary: 'Parts that released / in-progress work orders still need more of than usable stock holds',
+      querystring: Type.Object({ workOrderId: Type.Optional(Id) }, { additionalProperties: false }),
+      response: {
+        200: Type.Array(Type.Object({
+          kind: Type.String(), partId: Type.Integer(), ipn: Type.String(), needed: Type.Integer(), available: Type.Integer(), shortBy: Type.Integer(),
+          workOrders: Type.Array(Type.Object({ id: Type.Integer(), number: Type.String(), remainingUnits: Type.Integer(), needed: Type.Integer() })), message: Type.String(),
+        })),
+      },
+    },
+    handler: async (req) => svc.shortages(req.query),
+  });
 }

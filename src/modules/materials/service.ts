@@ -15,6 +15,8 @@ import {
   type PackageRow, type PackageStatus, type StoredMsdEvent,
 } from './packages.ts';
 import { createSetupService } from './setups.ts';
+import { createShortageService } from './shortage.ts';
+import { createTraceService } from './trace.ts';
 
 /**
  * Materials: receiving (by scanning the manufacturer's EIGP 114 label, or by fields), the MES's
@@ -164,6 +166,15 @@ export interface MaterialsDeps {
   parts: PartsService;
   products: ProductsService;
   factory: FactoryService;
+  /**
+   * A setup change that needs a new first article (program change on a placement machine, a new
+   * work order set up on it): the quality module's requireFirstArticle / requireFirstArticleForLine,
+   * passed in at wiring so materials does not import quality. Absent: nothing is required.
+   */
+  firstArticle?: {
+    requireForWorkOrder(who: Principal, workOrderId: number, reason: string): Promise<unknown>;
+    requireForLine(who: Principal, lineId: number, reason: string): Promise<unknown>;
+  };
 }
 
 const LOT_SELECT = `SELECT l.id, l.part_id AS "partId", p.ipn, l.manufacturer_part_id AS "manufacturerPartId", m.manufacturer, m.mpn, l.supplier,
@@ -196,6 +207,8 @@ export function createMaterialsService(db: Db, deps: MaterialsDeps, opts: Materi
   mslStatus('3', [], new Date(0), mslOptions);
   const store = createPackageStore({ now: clock, msl: mslOptions });
   const setups = createSetupService(db, deps, store);
+  const trace = createTraceService(db, { store });
+  const shortage = createShortageService(db, { now: clock });
   const consumables = createConsumableService(db, deps, store);
   const lotWarnMs = opts.lotExpiryWarningMs ?? 7 * 24 * HOUR_MS;
   const pasteDefaults = { ...PASTE_DEFAULTS, ...opts.paste };
@@ -859,6 +872,11 @@ export function createMaterialsService(db: Db, deps: MaterialsDeps, opts: Materi
     listSetups: setups.listSetups, listAttempts: setups.listAttempts, getSetup: setups.getSetup,
     // paste and stencils
     ...consumables,
+    // material-to-board traceability (M3 installs, M2 derived), where-used, usage log
+    recordInstalls: trace.recordInstalls, recordUninstalls: trace.recordUninstalls, recordApplied: trace.recordApplied, listInstalls: trace.listInstalls,
+    unitMaterials: trace.unitMaterials, materialWhereUsed: trace.materialWhereUsed, usageLog: trace.usageLog,
+    // shortage warning against open work orders
+    shortages: shortage.shortages,
     /** The clock this service judges by (for callers that record in the same time base). */
     now: clock,
   };
