@@ -20,6 +20,7 @@ import { createIntegrations, registerIntegrationRoutes, withTransactionScopes, t
 import { loadConfig } from './platform/config.ts';
 import { createQualityService, registerQualityInterlockRules, registerQualityRoutes, type QualityService } from './modules/quality/index.ts';
 import { createShippingService, registerShippingRoutes, type ShippingService } from './modules/shipping/index.ts';
+import { createTraceabilityService, registerTraceabilityRoutes, type TraceabilityService } from './modules/traceability/index.ts';
 
 export const VERSION: string = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
 
@@ -41,6 +42,8 @@ export interface Services {
   quality: QualityService;
   /** Cartons, packing, shipments, clearance and release. */
   shipping: ShippingService;
+  /** Genealogy, where-used and recall impact, containment holds. */
+  traceability: TraceabilityService;
 }
 
 /** Resolves the database: DATABASE_URL, or the embedded PostgreSQL under the data directory. */
@@ -65,13 +68,14 @@ export function createServices(db: Db, config: Pick<Config, 'sessionTtlSeconds'>
   const quality = createQualityService(db, { auth, tracking, workOrders, materials });
   registerQualityInterlockRules(tracking);
   const shipping = createShippingService(db, { quality, workOrders });
+  const traceability = createTraceabilityService(db, { materials, quality });
   const equipment = createEquipmentService(db, { afterReadings: quality.evaluateReadings });
   const integrations = createIntegrations(
     { db, equipment, products, tracking, materials, workOrders, quality },
     { ...config, cfx: config.cfx ?? loadConfig({}).cfx, mqtt: config.mqtt ?? loadConfig({}).mqtt },
     { version: VERSION },
   );
-  return { db, auth, factory, parts, products, imports, materials, workOrders, tracking, equipment, integrations, quality, shipping };
+  return { db, auth, factory, parts, products, imports, materials, workOrders, tracking, equipment, integrations, quality, shipping, traceability };
 }
 
 /** Builds the HTTP app over the services: each module registers its routes. */
@@ -91,6 +95,7 @@ export async function createApp(services: Services, config: Config): Promise<App
   registerIntegrationRoutes(app, services.integrations);
   registerQualityRoutes(app, services.quality);
   registerShippingRoutes(app, services.shipping);
+  registerTraceabilityRoutes(app, services.traceability);
   registerWebRoutes(app, { distDir: WEB_DIST_DIR });
   return app;
 }

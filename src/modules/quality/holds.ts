@@ -72,21 +72,12 @@ const HOLD_SELECT = `h.id, h.number, h.scope, h.unit_id AS "unitId", u.serial, h
   LEFT JOIN work_orders w ON w.id = h.work_order_id LEFT JOIN material_packages pk ON pk.id = h.package_id LEFT JOIN stations s ON s.id = h.station_id`;
 
 /**
- * Units whose material came from the given packages: placement passages on a machine while one
- * of the packages was loaded in it (the M2 candidates of the feeder-setup history), plus repair
- * replacements. `$1` is the package id list.
+ * Every (hold, unit) covered by the given holds, computed from the holds' side, for every scope
+ * but the material ones: material lot and package holds cover the units materials' where-used
+ * finds (`materials.materialWhereUsed`, the one implementation of material where-used), see
+ * `coveredUnits`.
  */
-export const MATERIAL_WHERE_USED_SQL = `SELECT DISTINCT pr.unit_id FROM feeder_setups fs JOIN equipment e ON e.id = fs.equipment_id
-    JOIN process_records pr ON pr.station_id = e.station_id AND (pr.equipment_id IS NULL OR pr.equipment_id = e.id)
-     AND pr.completed_at >= fs.loaded_at AND (fs.unloaded_at IS NULL OR COALESCE(pr.started_at, pr.completed_at) < fs.unloaded_at)
-   WHERE fs.package_id = ANY($1::bigint[])
-  UNION
-  SELECT ra.unit_id FROM quality_rework_actions ra WHERE ra.new_package_id = ANY($1::bigint[])`;
-
-/** Every (hold, unit) covered by the given holds, computed from the holds' side. */
-export const HOLD_COVERAGE_SQL = `WITH h AS (SELECT * FROM quality_holds WHERE id = ANY($1::bigint[])),
-  pk AS (SELECT h.id AS hold_id, m.id AS package_id FROM h JOIN material_packages m ON (h.scope = 'material_lot' AND m.material_lot_id = h.material_lot_id)
-         UNION ALL SELECT h.id, h.package_id FROM h WHERE h.scope = 'package')
+export const HOLD_COVERAGE_SQL = `WITH h AS (SELECT * FROM quality_holds WHERE id = ANY($1::bigint[]))
   SELECT h.id AS hold_id, h.unit_id FROM h WHERE h.scope = 'unit'
   UNION SELECT hu.hold_id, hu.unit_id FROM h JOIN quality_hold_units hu ON hu.hold_id = h.id
   UNION SELECT h.id, u.id FROM h JOIN units u ON u.panel_id = h.panel_id WHERE h.scope = 'panel'
@@ -94,11 +85,7 @@ export const HOLD_COVERAGE_SQL = `WITH h AS (SELECT * FROM quality_holds WHERE i
   UNION SELECT h.id, u.id FROM h JOIN units u ON u.work_order_id = h.work_order_id WHERE h.scope = 'work_order'
   UNION SELECT h.id, u.id FROM h JOIN work_orders w ON w.product_revision_id = h.product_revision_id JOIN units u ON u.work_order_id = w.id WHERE h.scope = 'product_revision'
   UNION SELECT h.id, pr.unit_id FROM h JOIN process_records pr ON pr.station_id = h.station_id AND pr.completed_at >= h.window_from
-           AND COALESCE(pr.started_at, pr.completed_at) < h.window_to WHERE h.scope = 'station_window'
-  UNION SELECT pk.hold_id, pr.unit_id FROM pk JOIN feeder_setups fs ON fs.package_id = pk.package_id JOIN equipment e ON e.id = fs.equipment_id
-           JOIN process_records pr ON pr.station_id = e.station_id AND (pr.equipment_id IS NULL OR pr.equipment_id = e.id)
-            AND pr.completed_at >= fs.loaded_at AND (fs.unloaded_at IS NULL OR COALESCE(pr.started_at, pr.completed_at) < fs.unloaded_at)
-  UNION SELECT pk.hold_id, ra.unit_id FROM pk JOIN quality_rework_actions ra ON ra.new_package_id = pk.package_id`;
+           AND COALESCE(pr.started_at, pr.completed_at) < h.window_to WHERE h.scope = 'station_window'`;
 
 const marker = (number: string) => `quality hold ${number}`;
 
@@ -107,6 +94,12 @@ export function createHolds(db: Db, deps: { workOrders: WorkOrdersService; mater
     const h = (await q.query<Hold>(`SELECT ${HOLD_SELECT} WHERE h.id = $1`, [id])).rows[0];
     if (!h) throw notFound('hold', id);
     return h;
+  }
+
+  /** Several holds by id (in id order), e.g. those covering a unit. */
+  async function getHolds(ids: number[], q: Queryable = db): Promise<Hold[]> {
+    if (ids.length === 0) return [];
+    return (await q.query<Hold>(`SELECT ${HOLD_SELECT} WHERE h.id = ANY($1::bigint[]) ORDER BY h.id`, [ids])).rows;
   }
 
   async function getHoldByNumber(number: string, q: Queryable = db): Promise<Hold> {
@@ -244,14 +237,16 @@ export function createHolds(db: Db, deps: { workOrders: WorkOrdersService; mater
     });
   }
 
+  /** The units built with material of a lot or a package: materials' where-used (M3 installs, M2 setup history, repair replacements). */
+  async function materialUnits(q: Queryable, query: { lotId: number } | { packageId: number }): Promise<number[]> {
+    return (await deps.materials.materialWhereUsed(query, q)).units.map((u) => u.unitId);
+  }
+
   /** The units a where-used question finds (material lot, package, station + time window). */
   async function whereUsed(query: WhereUsedQuery, q: Queryable = db): Promise<WhereUsedUnit[]> {
     let ids: number[];
     if (query.kind === 'material_lot' || query.kind === 'package') {
-      const pk = query.kind === 'package'
-        ? [query.packageId]
-        : (await q.query<{ id: number }>('SELECT id FROM material_packages WHERE material_lot_id = $1', [query.materialLotId])).rows.map((r) => r.id);
-      ids = (await q.query<{ unit_id: number }>(MATERIAL_WHERE_USED_SQL, [pk])).rows.map((r) => r.unit_id);
+      ids = await materialUnits(q, query.kind === 'package' ? { packageId: query.packageId } : { lotId: query.materialLotId });
     } else if (query.kind === 'station_window') {
       ids = (
         await q.query<{ unit_id: number }>(
@@ -271,14 +266,79 @@ export function createHolds(db: Db, deps: { workOrders: WorkOrdersService; mater
     ).rows;
   }
 
-  /** Recall containment: runs a where-used question and holds every unit it finds, in one action. */
-  async function holdWhereUsed(who: Principal, input: { query: WhereUsedQuery; reasonCode: string; reason: string }): Promise<Hold & { units: number }> {
-    return db.tx(async (tx) => {
-      const units = await whereUsed(input.query, tx);
-      if (units.length === 0) throw new AppError('STATE_CONFLICT', 'The where-used query finds no units; nothing to hold');
-      const hold = await insert(tx, who, { scope: 'units', reasonCode: input.reasonCode, reason: input.reason }, {}, units.map((u) => u.unitId), { source: 'where-used', query: input.query });
-      return { ...hold, units: units.length };
+  /**
+   * Recall containment: holds every unit a where-used question finds, in one action (a hold of
+   * scope `units` recording the question). Either quality runs the question (`query` is a
+   * WhereUsedQuery), or the caller (traceability's where-used) gives the units it found for its
+   * question in `unitIds`, in the caller's transaction `q` so that the hold covers exactly them.
+   */
+  async function holdWhereUsed(
+    who: Principal,
+    input: { query: WhereUsedQuery; reasonCode: string; reason: string } | { query: Record<string, unknown>; unitIds: number[]; reasonCode: string; reason: string },
+    q?: Queryable,
+  ): Promise<Hold & { units: number }> {
+    return inTx(db, q, async (tx) => {
+      const ids = 'unitIds' in input ? [...new Set(input.unitIds)] : (await whereUsed(input.query, tx)).map((u) => u.unitId);
+      if (ids.length === 0) throw new AppError('STATE_CONFLICT', 'The where-used query finds no units; nothing to hold');
+      if (ids.length > 100_000) throw validationFailed([{ field: '/query', code: 'range', message: `the query finds ${ids.length} units; at most 100000 per hold` }]);
+      const hold = await insert(tx, who, { scope: 'units', reasonCode: input.reasonCode, reason: input.reason }, {}, ids, { source: 'where-used', query: input.query });
+      return { ...hold, units: ids.length };
     });
+  }
+
+  /**
+   * Which holds cover the given units, computed from the units' side (the coverage rules of
+   * HOLD_COVERAGE_SQL): unit, units, panel, lot, work order, product revision, station window,
+   * and material lot / package through the units' material packages (`packagesOf`: unit id →
+   * package ids, e.g. from materials' unit material list; repair replacements are added here).
+   * Without `packagesOf`, material holds are resolved from the holds' side (where-used of each
+   * material hold, intersected with the units). Station holds stop a station and cover no unit.
+   * Active holds only unless `includeReleased`.
+   */
+  async function holdsCovering(
+    unitIds: number[],
+    opts: { includeReleased?: boolean; packagesOf?: Map<number, number[]> } = {},
+    q: Queryable = db,
+  ): Promise<{ unitId: number; holdId: number }[]> {
+    if (unitIds.length === 0) return [];
+    const all = opts.includeReleased === true;
+    const rows = (
+      await q.query<{ unitId: number; holdId: number }>(
+        `WITH u AS (SELECT u.id, u.panel_id, u.lot_id, u.work_order_id, w.product_revision_id FROM units u JOIN work_orders w ON w.id = u.work_order_id WHERE u.id = ANY($1::bigint[])),
+              h AS (SELECT * FROM quality_holds WHERE ($2 OR released_at IS NULL) AND scope IN ('unit','panel','lot','work_order','product_revision','station_window'))
+         SELECT u.id AS "unitId", h.id AS "holdId" FROM u JOIN h ON h.scope = 'unit' AND h.unit_id = u.id
+         UNION SELECT u.id, h.id FROM u JOIN h ON h.scope = 'panel' AND h.panel_id = u.panel_id
+         UNION SELECT u.id, h.id FROM u JOIN h ON h.scope = 'lot' AND h.production_lot_id = u.lot_id
+         UNION SELECT u.id, h.id FROM u JOIN h ON h.scope = 'work_order' AND h.work_order_id = u.work_order_id
+         UNION SELECT u.id, h.id FROM u JOIN h ON h.scope = 'product_revision' AND h.product_revision_id = u.product_revision_id
+         UNION SELECT hu.unit_id, hu.hold_id FROM quality_hold_units hu JOIN quality_holds hh ON hh.id = hu.hold_id AND ($2 OR hh.released_at IS NULL) WHERE hu.unit_id = ANY($1::bigint[])
+         UNION SELECT pr.unit_id, h.id FROM h JOIN process_records pr ON pr.station_id = h.station_id AND pr.completed_at >= h.window_from
+                AND COALESCE(pr.started_at, pr.completed_at) < h.window_to WHERE h.scope = 'station_window' AND pr.unit_id = ANY($1::bigint[])`,
+        [unitIds, all],
+      )
+    ).rows;
+    const material = (await q.query<{ id: number; scope: 'material_lot' | 'package'; material_lot_id: number | null; package_id: number | null }>(
+      `SELECT id, scope, material_lot_id, package_id FROM quality_holds WHERE scope IN ('material_lot','package') AND ($1 OR released_at IS NULL) ORDER BY id`, [all],
+    )).rows;
+    if (material.length) {
+      if (opts.packagesOf) {
+        const pairs = [...opts.packagesOf].flatMap(([unitId, pks]) => pks.map((p) => [unitId, p] as const));
+        rows.push(...(await q.query<{ unitId: number; holdId: number }>(
+          `WITH x AS (SELECT * FROM unnest($1::bigint[], $2::bigint[]) AS t(unit_id, package_id)
+                      UNION SELECT ra.unit_id, ra.new_package_id FROM quality_rework_actions ra WHERE ra.unit_id = ANY($3::bigint[]) AND ra.new_package_id IS NOT NULL)
+           SELECT DISTINCT x.unit_id AS "unitId", h.id AS "holdId" FROM x JOIN material_packages m ON m.id = x.package_id
+             JOIN quality_holds h ON h.id = ANY($4::bigint[]) AND ((h.scope = 'package' AND h.package_id = m.id) OR (h.scope = 'material_lot' AND h.material_lot_id = m.material_lot_id))`,
+          [pairs.map((p) => p[0]), pairs.map((p) => p[1]), unitIds, material.map((h) => h.id)],
+        )).rows);
+      } else {
+        const wanted = new Set(unitIds);
+        for (const h of material) {
+          const found = h.scope === 'package' ? await materialUnits(q, { packageId: h.package_id! }) : await materialUnits(q, { lotId: h.material_lot_id! });
+          for (const unitId of found) if (wanted.has(unitId)) rows.push({ unitId, holdId: h.id });
+        }
+      }
+    }
+    return rows;
   }
 
   /** Holds placed by a quality rule: one active hold per scope key is enough. */
@@ -325,12 +385,15 @@ export function createHolds(db: Db, deps: { workOrders: WorkOrdersService; mater
 
   /** The units a hold covers now (for the recall list and the UI). */
   async function holdUnits(id: number, limit = 10_000): Promise<WhereUsedUnit[]> {
-    await getHold(id);
+    const h = await getHold(id);
+    const ids = h.scope === 'material_lot' || h.scope === 'package'
+      ? await materialUnits(db, h.scope === 'package' ? { packageId: h.packageId! } : { lotId: h.materialLotId! })
+      : (await db.query<{ unit_id: number }>(`SELECT DISTINCT unit_id FROM (${HOLD_COVERAGE_SQL}) c`, [[id]])).rows.map((r) => r.unit_id);
     return (
       await db.query<WhereUsedUnit>(
         `SELECT u.id AS "unitId", u.serial, u.work_order_id AS "workOrderId", w.number AS "workOrderNumber", u.status
-           FROM (${HOLD_COVERAGE_SQL}) c JOIN units u ON u.id = c.unit_id JOIN work_orders w ON w.id = u.work_order_id ORDER BY u.id LIMIT $2`,
-        [[id], limit],
+           FROM units u JOIN work_orders w ON w.id = u.work_order_id WHERE u.id = ANY($1::bigint[]) ORDER BY u.id LIMIT $2`,
+        [ids, limit],
       )
     ).rows;
   }
@@ -339,6 +402,6 @@ export function createHolds(db: Db, deps: { workOrders: WorkOrdersService; mater
     return (await db.query<{ code: string; description: string }>('SELECT code, description FROM quality_hold_reasons ORDER BY code')).rows;
   }
 
-  return { placeHold, holdWhereUsed, whereUsed, releaseHold, getHold, getHoldByNumber, listHolds, holdUnits, listReasons, placeByRule };
+  return { placeHold, holdWhereUsed, whereUsed, holdsCovering, getHolds, releaseHold, getHold, getHoldByNumber, listHolds, holdUnits, listReasons, placeByRule };
 }
 export type Holds = ReturnType<typeof createHolds>;

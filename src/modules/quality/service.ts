@@ -105,7 +105,8 @@ export function createQualityService(db: Db, deps: QualityDeps) {
     createNcr: dispositions.createNcr, updateNcr: dispositions.updateNcr, linkNcrUnits: dispositions.linkUnits, closeNcr: dispositions.closeNcr,
     getNcr: (id: number) => dispositions.getNcr(id), listNcrs: dispositions.listNcrs, recordRework: dispositions.recordRework, listRework: dispositions.listRework,
     // holds and where-used
-    placeHold: holds.placeHold, holdWhereUsed: holds.holdWhereUsed, whereUsed: (query: Parameters<typeof holds.whereUsed>[0]) => holds.whereUsed(query),
+    placeHold: holds.placeHold, holdWhereUsed: holds.holdWhereUsed, whereUsed: (query: Parameters<typeof holds.whereUsed>[0], q?: Queryable) => holds.whereUsed(query, q),
+    holdsCovering: holds.holdsCovering, getHolds: (ids: number[], q?: Queryable) => holds.getHolds(ids, q),
     releaseHold: holds.releaseHold, getHold: (id: number) => holds.getHold(id), listHolds: holds.listHolds, holdUnits: holds.holdUnits, listHoldReasons: holds.listReasons,
     // first article
     firstArticleStatus: (workOrderId: number) => firstArticles.status(workOrderId), decideFirstArticle: firstArticles.decide,

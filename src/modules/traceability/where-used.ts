@@ -1,0 +1,197 @@
+import type { Db, Queryable } from '../../platform/db.ts';
+import { AppError, validationFailed } from '../../platform/errors.ts';
+import type { Principal } from '../../platform/principal.ts';
+import type { Hold, QualityService } from '../quality/index.ts';
+import type { MaterialSource, MaterialWhereUsedQuery } from './materials.ts';
+import { STATE_JOINS, stateSql, UNIT_STATES, type UnitState } from './states.ts';
+
+/**
+ * Where-used and recall impact: from a starting point to the affected units, their state,
+ * work orders, cartons, shipments and customers. Material starting points (lot, package, MPN +
+ * date codes, paste jar, stencil) are answered by materials' `materialWhereUsed`, a station time
+ * window by quality's where-used; program revision and operator are answered here from the
+ * process records and inspection / test results. Everything after the unit ids is set-based
+ * over the id array (one statement for the counts, one for a page of units).
+ */
+
+export type TraceQuery =
+  | { kind: 'material_lot'; materialLotId: number }
+  | { kind: 'package'; package: number | string }
+  | { kind: 'mpn'; mpn: string; dateCodeFrom?: string; dateCodeTo?: string }
+  | { kind: 'paste_jar'; package: number | string }
+  | { kind: 'stencil'; stencil: number | string }
+  | { kind: 'program'; program: string; revision?: string; equipment?: number | string }
+  | { kind: 'operator'; operator: string; from?: string; to?: string }
+  | { kind: 'station_window'; station: number | string; from: string; to: string };
+
+export const TRACE_QUERY_KINDS = ['material_lot', 'package', 'mpn', 'paste_jar', 'stencil', 'program', 'operator', 'station_window'] as const;
+
+export interface ImpactCounts {
+  total: number;
+  byState: Record<UnitState, number>;
+  byWorkOrder: { workOrderId: number; number: string; customer: string; customerPo: string; units: number; byState: Partial<Record<UnitState, number>> }[];
+  byCustomer: { customer: string; units: number; shipped: number }[];
+  cartons: { id: number; code: string; state: string; units: number }[];
+  shipments: { id: number; number: string; customer: string; customerPo: string; state: string; releasedAt: string | null; units: number }[];
+}
+export interface AffectedUnit {
+  unitId: number; serial: string; status: string; state: UnitState; workOrderId: number; workOrderNumber: string; customer: string;
+  carton: string | null; shipment: string | null; via: string | null;
+}
+
+const notFound = (what: string, key: unknown, field: string) =>
+  new AppError('NOT_FOUND', `${what} ${JSON.stringify(key)} does not exist`, { details: { entity: what, key }, errors: [{ field, code: 'unknown', message: `no ${what} ${key}` }] });
+
+function time(v: string | undefined, field: string): Date | null {
+  if (v === undefined) return null;
+  const d = new Date(v);
+  if (Number.isNaN(d.getTime())) throw validationFailed([{ field, code: 'format', message: 'must be a date-time' }]);
+  return d;
+}
+
+export function createWhereUsed(db: Db, deps: { materials: MaterialSource; quality: QualityService }) {
+  async function idBy(q: Queryable, table: string, ref: number | string, what: string, field: string, extra = ''): Promise<number> {
+    const col = typeof ref === 'number' ? 'id' : 'code';
+    const r = await q.query<{ id: number }>(`SELECT id FROM ${table} WHERE ${col} = $1 ${extra}`, [ref]);
+    if (!r.rows[0]) throw notFound(what, ref, field);
+    return r.rows[0].id;
+  }
+
+  async function viaMaterials(q: Queryable, mq: MaterialWhereUsedQuery): Promise<Map<number, string | null>> {
+    const r = await deps.materials.materialWhereUsed(mq, q);
+    return new Map(r.units.map((u) => [u.unitId, u.via]));
+  }
+
+  /** The unit ids a question finds, each with how it was reached (when the source says). */
+  async function unitsOf(query: TraceQuery, q: Queryable): Promise<Map<number, string | null>> {
+    switch (query.kind) {
+      case 'material_lot': {
+        const r = await q.query('SELECT 1 FROM material_lots WHERE id = $1', [query.materialLotId]);
+        if (!r.rowCount) throw notFound('material lot', query.materialLotId, '/materialLotId');
+        return viaMaterials(q, { lotId: query.materialLotId });
+      }
+      case 'package':
+        return viaMaterials(q, { packageId: await idBy(q, 'material_packages', query.package, 'package', '/package') });
+      case 'paste_jar':
+        return viaMaterials(q, { pasteJarPackageId: await idBy(q, 'material_packages', query.package, 'paste jar', '/package', `AND kind = 'paste-jar'`) });
+      case 'stencil':
+        return viaMaterials(q, { stencilId: await idBy(q, 'stencils', query.stencil, 'stencil', '/stencil') });
+      case 'mpn': {
+        if (query.dateCodeFrom !== undefined && query.dateCodeTo !== undefined && query.dateCodeFrom > query.dateCodeTo) {
+          throw validationFailed([{ field: '/dateCodeTo', code: 'range', message: 'dateCodeTo must not be before dateCodeFrom' }]);
+        }
+        return viaMaterials(q, { mpn: query.mpn, ...(query.dateCodeFrom !== undefined ? { dateCodeFrom: query.dateCodeFrom } : {}), ...(query.dateCodeTo !== undefined ? { dateCodeTo: query.dateCodeTo } : {}) });
+      }
+      case 'program': {
+        const eq = query.equipment === undefined ? null : await idBy(q, 'equipment', query.equipment, 'equipment', '/equipment');
+        const r = await q.query<{ unit_id: number; via: string }>(
+          `SELECT unit_id, min(via) AS via FROM (
+             SELECT unit_id, 'process' AS via FROM process_records WHERE program_name = $1 AND ($2::text IS NULL OR program_revision = $2) AND ($3::bigint IS NULL OR equipment_id = $3)
+             UNION ALL
+             SELECT unit_id, 'result' FROM quality_results WHERE program_name = $1 AND ($2::text IS NULL OR program_revision = $2) AND ($3::bigint IS NULL OR equipment_id = $3)) x
+           GROUP BY unit_id`,
+          [query.program, query.revision ?? null, eq],
+        );
+        return new Map(r.rows.map((x) => [x.unit_id, x.via]));
+      }
+      case 'operator': {
+        const from = time(query.from, '/from');
+        const to = time(query.to, '/to');
+        if (from && to && to <= from) throw validationFailed([{ field: '/to', code: 'range', message: 'to must be after from' }]);
+        const r = await q.query<{ unit_id: number; via: string }>(
+          `SELECT unit_id, min(via) AS via FROM (
+             SELECT unit_id, 'process' AS via FROM process_records WHERE operator = $1 AND ($2::timestamptz IS NULL OR completed_at >= $2) AND ($3::timestamptz IS NULL OR completed_at < $3)
+             UNION ALL
+             SELECT unit_id, 'result' FROM quality_results WHERE operator = $1 AND ($2::timestamptz IS NULL OR completed_at >= $2) AND ($3::timestamptz IS NULL OR completed_at < $3)
+             UNION ALL
+             SELECT unit_id, 'rework' FROM quality_rework_actions WHERE operator = $1 AND ($2::timestamptz IS NULL OR performed_at >= $2) AND ($3::timestamptz IS NULL OR performed_at < $3)) x
+           GROUP BY unit_id`,
+          [query.operator, from, to],
+        );
+        return new Map(r.rows.map((x) => [x.unit_id, x.via]));
+      }
+      case 'station_window': {
+        const from = time(query.from, '/from')!;
+        const to = time(query.to, '/to')!;
+        if (to <= from) throw validationFailed([{ field: '/to', code: 'range', message: 'to must be after from' }]);
+        const stationId = await idBy(q, 'stations', query.station, 'station', '/station');
+        const units = await deps.quality.whereUsed({ kind: 'station_window', stationId, from, to }, q);
+        return new Map(units.map((u) => [u.unitId, 'process']));
+      }
+      default:
+        throw validationFailed([{ field: '/kind', code: 'enum', message: `kind must be one of ${TRACE_QUERY_KINDS.join(', ')}` }]);
+    }
+  }
+
+  /** Quality holds covering the units now (active only), for the on-hold bucket. */
+  async function heldOf(ids: number[], q: Queryable): Promise<number[]> {
+    return [...new Set((await deps.quality.holdsCovering(ids, {}, q)).map((h) => h.unitId))];
+  }
+
+  const COUNTS_SQL = `WITH x AS (
+      SELECT u.id, u.work_order_id, w.number AS wo, w.customer AS wo_customer, w.customer_po, c.id AS carton_id, c.code AS carton, c.state AS carton_state,
+             sh.id AS shipment_id, sh.number AS shipment, sh.customer AS sh_customer, sh.customer_po AS sh_po, sh.state AS sh_state, sh.released_at,
+             ${stateSql('u.id = ANY($2::bigint[])')} AS state
+        FROM units u ${STATE_JOINS} WHERE u.id = ANY($1::bigint[]))
+    SELECT json_build_object(
+      'total', (SELECT count(*) FROM x),
+      'byState', (SELECT COALESCE(json_object_agg(state, n), '{}') FROM (SELECT state, count(*) AS n FROM x GROUP BY state) s),
+      'byWorkOrder', (SELECT COALESCE(json_agg(json_build_object('workOrderId', work_order_id, 'number', wo, 'customer', wo_customer, 'customerPo', customer_po, 'units', n, 'byState', st) ORDER BY wo), '[]')
+                        FROM (SELECT work_order_id, wo, wo_customer, customer_po, sum(n)::int AS n, json_object_agg(state, n) AS st
+                                FROM (SELECT work_order_id, wo, wo_customer, customer_po, state, count(*)::int AS n FROM x GROUP BY 1, 2, 3, 4, 5) a GROUP BY 1, 2, 3, 4) b),
+      'byCustomer', (SELECT COALESCE(json_agg(json_build_object('customer', customer, 'units', n, 'shipped', shipped) ORDER BY customer), '[]')
+                       FROM (SELECT COALESCE(sh_customer, wo_customer) AS customer, count(*)::int AS n, count(*) FILTER (WHERE state = 'shipped')::int AS shipped FROM x GROUP BY 1) c),
+      'cartons', (SELECT COALESCE(json_agg(json_build_object('id', carton_id, 'code', carton, 'state', carton_state, 'units', n) ORDER BY carton), '[]')
+                    FROM (SELECT carton_id, carton, carton_state, count(*)::int AS n FROM x WHERE carton_id IS NOT NULL GROUP BY 1, 2, 3) c),
+      'shipments', (SELECT COALESCE(json_agg(json_build_object('id', shipment_id, 'number', shipment, 'customer', sh_customer, 'customerPo', sh_po, 'state', sh_state,
+                      'releasedAt', released_at, 'units', n) ORDER BY shipment), '[]')
+                      FROM (SELECT shipment_id, shipment, sh_customer, sh_po, sh_state, released_at, count(*)::int AS n FROM x WHERE shipment_id IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6) s)
+    ) AS r`;
+
+  async function counts(ids: number[], held: number[], q: Queryable): Promise<ImpactCounts> {
+    const r = (await q.query<{ r: ImpactCounts }>(COUNTS_SQL, [ids, held])).rows[0]!.r;
+    r.total = Number(r.total);
+    r.byState = Object.fromEntries(UNIT_STATES.map((s) => [s, Number((r.byState as Record<string, number>)[s] ?? 0)])) as Record<UnitState, number>;
+    return r;
+  }
+
+  /** Recall impact: the counts only (fast path, no unit list). */
+  async function impact(query: TraceQuery, q: Queryable = db): Promise<{ query: TraceQuery } & ImpactCounts> {
+    const found = await unitsOf(query, q);
+    const ids = [...found.keys()];
+    return { query, ...(await counts(ids, await heldOf(ids, q), q)) };
+  }
+
+  /** Where-used: the counts and one page of the affected units (by unit id). */
+  async function whereUsed(query: TraceQuery, page: { afterId?: number; limit?: number } = {}, q: Queryable = db) {
+    const limit = Math.min(Math.max(page.limit ?? 500, 1), 10_000);
+    const found = await unitsOf(query, q);
+    const ids = [...found.keys()];
+    const held = await heldOf(ids, q);
+    const [c, rows] = await Promise.all([
+      counts(ids, held, q),
+      q.query<Omit<AffectedUnit, 'via'>>(
+        `SELECT u.id AS "unitId", u.serial, u.status, ${stateSql('u.id = ANY($2::bigint[])')} AS state, u.work_order_id AS "workOrderId", w.number AS "workOrderNumber",
+                COALESCE(sh.customer, w.customer) AS customer, c.code AS carton, sh.number AS shipment
+           FROM units u ${STATE_JOINS} WHERE u.id = ANY($1::bigint[]) AND u.id > $3 ORDER BY u.id LIMIT $4`,
+        [ids, held, page.afterId ?? 0, limit],
+      ),
+    ]);
+    const units: AffectedUnit[] = rows.rows.map((u) => ({ ...u, via: found.get(u.unitId) ?? null }));
+    return { query, ...c, units, nextAfterId: units.length === limit ? units[units.length - 1]!.unitId : null };
+  }
+
+  /**
+   * Containment in one action: runs the question and places one quality hold of scope `units`
+   * on exactly the units it finds (quality's hold, audited there, recording the question), in one
+   * transaction.
+   */
+  async function holdWhereUsed(who: Principal, input: { query: TraceQuery; reasonCode: string; reason: string }): Promise<Hold & { units: number }> {
+    return db.tx(async (tx) => {
+      const ids = [...(await unitsOf(input.query, tx)).keys()];
+      return deps.quality.holdWhereUsed(who, { query: input.query, unitIds: ids, reasonCode: input.reasonCode, reason: input.reason }, tx);
+    });
+  }
+
+  return { whereUsed, impact, holdWhereUsed, unitIdsOf: async (query: TraceQuery, q: Queryable = db) => [...(await unitsOf(query, q)).keys()] };
+}
