@@ -15,6 +15,7 @@ import { createMaterialsService, registerMaterialsRoutes, type MaterialsService 
 import { createWorkOrdersService, registerWorkOrdersRoutes, type WorkOrdersService } from './modules/work-orders/index.ts';
 import { createTrackingService, registerTrackingRoutes, type TrackingService } from './modules/tracking/index.ts';
 import { registerWebRoutes, WEB_DIST_DIR } from './modules/web/index.ts';
+import { registerLive } from './modules/live/index.ts';
 import { createEquipmentService, registerEquipmentRoutes, type EquipmentService } from './modules/equipment/index.ts';
 import { createIntegrations, registerIntegrationRoutes, withTransactionScopes, type Integrations } from './integrations/index.ts';
 import { loadConfig } from './platform/config.ts';
@@ -96,6 +97,7 @@ export async function createApp(services: Services, config: Config): Promise<App
   registerQualityRoutes(app, services.quality);
   registerShippingRoutes(app, services.shipping);
   registerTraceabilityRoutes(app, services.traceability);
+  registerLive(app, services);
   registerWebRoutes(app, { distDir: WEB_DIST_DIR });
   return app;
 }
