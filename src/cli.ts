@@ -274,6 +274,8 @@ program
     });
   });
 
+(await import('./modules/quality/cli.ts')).registerQualityCommands(program, { run: (fn) => withServices((s) => fn(s.quality)), principal: cliPrincipal });
+
 program.parseAsync(process.argv).catch((e: unknown) => {
   if (e instanceof ConfigError) console.error(`Configuration error: ${e.message}`);
   else if (e instanceof AppError) {
