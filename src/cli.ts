@@ -276,6 +276,8 @@ program
 
 (await import('./modules/quality/cli.ts')).registerQualityCommands(program, { run: (fn) => withServices((s) => fn(s.quality)), principal: cliPrincipal });
 
+(await import('./modules/records/cli.ts')).registerRecordsCommands(program);
+
 program.parseAsync(process.argv).catch((e: unknown) => {
   if (e instanceof ConfigError) console.error(`Configuration error: ${e.message}`);
   else if (e instanceof AppError) {

@@ -21,6 +21,7 @@ import { createIntegrations, registerIntegrationRoutes, withTransactionScopes, t
 import { loadConfig } from './platform/config.ts';
 import { createQualityService, registerQualityInterlockRules, registerQualityRoutes, type QualityService } from './modules/quality/index.ts';
 import { createShippingService, registerShippingRoutes, type ShippingService } from './modules/shipping/index.ts';
+import { createRecordsService, registerRecordsRoutes, type RecordsService } from './modules/records/index.ts';
 import { createTraceabilityService, registerTraceabilityRoutes, type TraceabilityService } from './modules/traceability/index.ts';
 
 export const VERSION: string = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
@@ -43,6 +44,8 @@ export interface Services {
   quality: QualityService;
   /** Cartons, packing, shipments, clearance and release. */
   shipping: ShippingService;
+  /** Signed trace packages, production extracts, the site signing key. */
+  records: RecordsService;
   /** Genealogy, where-used and recall impact, containment holds. */
   traceability: TraceabilityService;
 }
@@ -55,7 +58,7 @@ export async function openDatabase(config: Config, log: (s: string) => void = ()
 }
 
 /** Explicit wiring: database → services. No container; each factory gets what it needs. */
-export function createServices(db: Db, config: Pick<Config, 'sessionTtlSeconds'> & Partial<Pick<Config, 'cfx' | 'mqtt'>>): Services {
+export function createServices(db: Db, config: Pick<Config, 'sessionTtlSeconds'> & Partial<Pick<Config, 'cfx' | 'mqtt' | 'dataDir'>>): Services {
   // Service calls made by the message doors (CFX, MQTT) join the message's transaction.
   db = withTransactionScopes(db);
   const auth = createAuthService(db, { sessionTtlSeconds: config.sessionTtlSeconds });
@@ -69,6 +72,7 @@ export function createServices(db: Db, config: Pick<Config, 'sessionTtlSeconds'>
   const quality = createQualityService(db, { auth, tracking, workOrders, materials });
   registerQualityInterlockRules(tracking);
   const shipping = createShippingService(db, { quality, workOrders });
+  const records = createRecordsService(db, { dataDir: config.dataDir ?? loadConfig({}).dataDir });
   const traceability = createTraceabilityService(db, { materials, quality });
   const equipment = createEquipmentService(db, { afterReadings: quality.evaluateReadings });
   const integrations = createIntegrations(
@@ -76,7 +80,7 @@ export function createServices(db: Db, config: Pick<Config, 'sessionTtlSeconds'>
     { ...config, cfx: config.cfx ?? loadConfig({}).cfx, mqtt: config.mqtt ?? loadConfig({}).mqtt },
     { version: VERSION },
   );
-  return { db, auth, factory, parts, products, imports, materials, workOrders, tracking, equipment, integrations, quality, shipping, traceability };
+  return { db, auth, factory, parts, products, imports, materials, workOrders, tracking, equipment, integrations, quality, shipping, records, traceability };
 }
 
 /** Builds the HTTP app over the services: each module registers its routes. */
@@ -96,6 +100,7 @@ export async function createApp(services: Services, config: Config): Promise<App
   registerIntegrationRoutes(app, services.integrations);
   registerQualityRoutes(app, services.quality);
   registerShippingRoutes(app, services.shipping);
+  registerRecordsRoutes(app, services.records);
   registerTraceabilityRoutes(app, services.traceability);
   registerLive(app, services);
   registerWebRoutes(app, { distDir: WEB_DIST_DIR });
