@@ -191,15 +191,31 @@ demo
   });
 demo
   .command('start')
-  .description('The newcomer demo: start the server on the embedded database, load the demo factory')
-  .action(async () => {
+  .description('The newcomer demo: start the server on the embedded database, load the demo factory, and run the line simulator so the dashboard moves (--no-simulate: without it)')
+  .option('--no-simulate', 'do not run the line simulator')
+  .option('--boards <n>', 'boards per simulated work order', '25')
+  .option('--rate <msgPerSecond>', 'CFX messages per second of the simulated line', '40')
+  .action(async (opts: { simulate: boolean; boards: string; rate: string }) => {
     const config = loadConfig();
     const running = await startServer(config);
     const r = await seedDemo(running.services.imports, cliPrincipal());
     console.log(`Demo factory ready (${r.created} created, ${r.unchanged} unchanged).`);
+    let line: { stop(): Promise<void> } | null = null;
+    if (opts.simulate) {
+      const { startDemoLine } = await import('./modules/demo/live-line.ts');
+      const boards = Number(opts.boards);
+      const rate = Number(opts.rate);
+      line = await startDemoLine(running.services, cliPrincipal(), config, running.url, {
+        boards: Number.isInteger(boards) && boards > 0 ? boards : 25, rate: Number.isFinite(rate) && rate > 0 ? rate : 40,
+      });
+    }
     console.log(`MES listening on ${running.url}  ·  API docs ${running.url}/api/v1/docs  ·  health ${running.url}/api/v1/health`);
+    if (line) console.log(`Line dashboard (live): ${running.url}/dashboard  ·  Ctrl-C stops the simulator and the server.`);
     if (!config.adminPassword) console.log('Log in as "admin" (password printed above on first start, or set MES_ADMIN_PASSWORD).');
-    waitForSignal(running.stop);
+    waitForSignal(async () => {
+      await line?.stop();
+      await running.stop();
+    });
   });
 
 const cfx = program.command('cfx').description('IPC-CFX machine integration');
