@@ -21,6 +21,7 @@ import { createIntegrations, registerIntegrationRoutes, withTransactionScopes, t
 import { loadConfig } from './platform/config.ts';
 import { createQualityService, registerQualityInterlockRules, registerQualityRoutes, type QualityService } from './modules/quality/index.ts';
 import { createShippingService, registerShippingRoutes, type ShippingService } from './modules/shipping/index.ts';
+import { createReportsService, registerReportsRoutes, type ReportsService } from './modules/reports/index.ts';
 import { createRecordsService, registerRecordsRoutes, type RecordsService } from './modules/records/index.ts';
 import { createTraceabilityService, registerTraceabilityRoutes, type TraceabilityService } from './modules/traceability/index.ts';
 
@@ -44,6 +45,8 @@ export interface Services {
   quality: QualityService;
   /** Cartons, packing, shipments, clearance and release. */
   shipping: ShippingService;
+  /** Read-only reports: first-pass yield, defect and downtime Pareto, OEE by station. */
+  reports: ReportsService;
   /** Signed trace packages, production extracts, the site signing key. */
   records: RecordsService;
   /** Genealogy, where-used and recall impact, containment holds. */
@@ -75,12 +78,13 @@ export function createServices(db: Db, config: Pick<Config, 'sessionTtlSeconds'>
   const records = createRecordsService(db, { dataDir: config.dataDir ?? loadConfig({}).dataDir });
   const traceability = createTraceabilityService(db, { materials, quality });
   const equipment = createEquipmentService(db, { afterReadings: quality.evaluateReadings });
+  const reports = createReportsService(db, { equipment });
   const integrations = createIntegrations(
     { db, equipment, products, tracking, materials, workOrders, quality },
     { ...config, cfx: config.cfx ?? loadConfig({}).cfx, mqtt: config.mqtt ?? loadConfig({}).mqtt },
     { version: VERSION },
   );
-  return { db, auth, factory, parts, products, imports, materials, workOrders, tracking, equipment, integrations, quality, shipping, records, traceability };
+  return { db, auth, factory, parts, products, imports, materials, workOrders, tracking, equipment, integrations, quality, shipping, records, traceability, reports };
 }
 
 /** Builds the HTTP app over the services: each module registers its routes. */
@@ -100,6 +104,7 @@ export async function createApp(services: Services, config: Config): Promise<App
   registerIntegrationRoutes(app, services.integrations);
   registerQualityRoutes(app, services.quality);
   registerShippingRoutes(app, services.shipping);
+  registerReportsRoutes(app, services.reports);
   registerRecordsRoutes(app, services.records);
   registerTraceabilityRoutes(app, services.traceability);
   registerLive(app, services);
