@@ -11,7 +11,7 @@ import { createPartsService, registerPartsRoutes, type PartsService } from './mo
 import { createProductsService, registerProductsRoutes, type ProductsService } from './modules/products/index.ts';
 import { createImportService, registerImportRoutes, type ImportService } from './modules/imports/index.ts';
 import { registerHealthRoutes } from './modules/health/index.ts';
-import { createMaterialsService, registerMaterialsRoutes, type MaterialsService } from './modules/materials/index.ts';
+import { createMaterialsService, registerMaterialsInterlockRules, registerMaterialsRoutes, type MaterialsService } from './modules/materials/index.ts';
 import { createWorkOrdersService, registerWorkOrdersRoutes, type WorkOrdersService } from './modules/work-orders/index.ts';
 import { createTrackingService, registerTrackingRoutes, type TrackingService } from './modules/tracking/index.ts';
 import { registerWebRoutes, WEB_DIST_DIR } from './modules/web/index.ts';
@@ -69,11 +69,16 @@ export function createServices(db: Db, config: Pick<Config, 'sessionTtlSeconds'>
   const parts = createPartsService(db);
   const products = createProductsService(db, { parts });
   const imports = createImportService(db, { factory, parts, products });
-  const materials = createMaterialsService(db, { parts, products, factory });
+  // A setup change that needs a new first article reaches quality through this hook (quality is built below).
+  const materials = createMaterialsService(db, { parts, products, factory, firstArticle: {
+    requireForWorkOrder: (who, workOrderId, reason) => quality.requireFirstArticle(who, { workOrder: workOrderId, reason, source: 'setup-change' }),
+    requireForLine: (who, lineId, reason) => quality.requireFirstArticleForLine(who, { lineId, reason, source: 'setup-change' }),
+  } });
   const workOrders = createWorkOrdersService(db, { products });
   const tracking = createTrackingService(db, { workOrders });
   const quality = createQualityService(db, { auth, tracking, workOrders, materials });
   registerQualityInterlockRules(tracking);
+  registerMaterialsInterlockRules(tracking, materials);
   const shipping = createShippingService(db, { quality, workOrders });
   const records = createRecordsService(db, { dataDir: config.dataDir ?? loadConfig({}).dataDir });
   const traceability = createTraceabilityService(db, { materials, quality });

@@ -61,3 +61,9 @@ export type Scenario = Awaited<ReturnType<typeof makeScenario>>;
 export async function receivePart(svc: MaterialsService, sc: Scenario, i: number, over: Partial<ReceiveInput> = {}) {
   return svc.receive(system, { ipn: sc.partIpns[i]!, manufacturer: 'Acme', mpn: sc.mpns[i]!, quantity: 1000, lotCode: uniq('LOT'), dateCode: '2405', ...over });
 }
+
+/** A real (planned) work order of the scenario's product revision, for columns that reference work orders. */
+export async function makeWorkOrderId(sc: { revision: { id: number } }): Promise<number> {
+  const wo = await testServices().workOrders.create(system, { number: uniq('WO-'), customer: 'c', customerPo: uniq('PO'), productRevisionId: sc.revision.id, quantity: 1 });
+  return wo.id;
+}

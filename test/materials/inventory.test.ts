@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MaterialsService } from '../../src/modules/materials/index.ts';
 import type { App } from '../../src/platform/http.ts';
 import { bearer, system, testApp, testDb, testServices, tokenFor, uniq } from '../helpers.ts';
-import { clockedMaterials, makeScenario, receivePart, testClock, type Scenario } from './fixtures.ts';
+import { clockedMaterials, makeScenario, makeWorkOrderId, receivePart, testClock, type Scenario } from './fixtures.ts';
 
 const clock = testClock();
 let svc: MaterialsService;
@@ -66,13 +66,14 @@ describe('the quantity log', () => {
 
   it('consumption books per work order, refuses more than is there, and empties at zero', async () => {
     const { package: p } = await receivePart(svc, sc, 1, { quantity: 50 });
-    const after = await svc.consume(system, p.id, { quantity: 20, workOrderId: 4711 });
+    const wo = await makeWorkOrderId(sc);
+    const after = await svc.consume(system, p.id, { quantity: 20, workOrderId: wo });
     expect(after.quantity).toBe(30);
     await expect(svc.consume(system, p.id, { quantity: 31 })).rejects.toMatchObject({ code: 'RULE_VIOLATION' });
     expect((await svc.consume(system, p.id, { quantity: 30 })).status).toBe('empty');
     await expect(svc.consume(system, p.id, { quantity: 1 })).rejects.toMatchObject({ code: 'STATE_CONFLICT' });
     const log = await svc.movements(p.id);
-    expect(log.filter((m) => m.kind === 'consumed').map((m) => [m.delta, m.workOrderId])).toEqual([[-20, 4711], [-30, null]]);
+    expect(log.filter((m) => m.kind === 'consumed').map((m) => [m.delta, m.workOrderId])).toEqual([[-20, wo], [-30, null]]);
   });
 
   it('scrapped is final (service and database)', async () => {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOAD_REFUSAL_REASONS, type LoadInput, type MaterialsService } from '../../src/modules/materials/index.ts';
 import type { App } from '../../src/platform/http.ts';
 import { bearer, system, testApp, testDb, testServices, tokenFor, uniq } from '../helpers.ts';
-import { clockedMaterials, makeMachine, makeScenario, receivePart, testClock, type Scenario } from './fixtures.ts';
+import { clockedMaterials, makeMachine, makeScenario, makeWorkOrderId, receivePart, testClock, type Scenario } from './fixtures.ts';
 
 const clock = testClock();
 let svc: MaterialsService;
@@ -110,9 +110,9 @@ describe('feeder loading refusals: each reason, recorded', () => {
     const { entry } = await parts.upsertAvlEntry(system, { ipn: sc.partIpns[1]!, manufacturer: 'Delta', mpn: alt, alternate: true });
     const pAlt = (await svc.receive(system, { ipn: sc.partIpns[1]!, mpn: alt, quantity: 100 })).package;
     await expectRefused(load(sc, { packageId: pAlt.id, slot: 'S2' }), 'ALTERNATE_NOT_PERMITTED');
-    const workOrderId = 900_000_000 + Math.floor(Math.random() * 1000);
+    const workOrderId = await makeWorkOrderId(sc);
     const perm = await parts.grantAlternate(system, { avlEntryId: entry.id, scope: 'work_order', workOrderId, reason: 'shortage of the approved source' });
-    await expectRefused(load(sc, { packageId: pAlt.id, slot: 'S2', workOrderId: workOrderId + 1 }), 'ALTERNATE_NOT_PERMITTED');
+    await expectRefused(load(sc, { packageId: pAlt.id, slot: 'S2', workOrderId: await makeWorkOrderId(sc) }), 'ALTERNATE_NOT_PERMITTED');
     const ok = await load(sc, { packageId: pAlt.id, slot: 'S2', workOrderId });
     expect(ok.accepted, ok.message).toBe(true);
     expect(ok.setup!.workOrderId).toBe(workOrderId);

@@ -15,8 +15,9 @@ export {
   type ReceiveByLabelInput, type ReceiveResult, type Movement, type BakeRecord, type StockRow, type MaterialWarning, type ManualMsdEvent,
 } from './service.ts';
 export { registerMaterialsRoutes } from './routes.ts';
+export { registerMaterialsInterlockRules, materialsInterlockRules, type SetupInterlockScope } from './interlock.ts';
 export {
-  LOAD_REFUSAL_REASONS, CONSUMABLE_PROBLEMS, loadRefusal, type LoadRefusal, type LoadRefusalCode, type ConsumableProblem, type ConsumableProblemCode,
+  LOAD_REFUSAL_REASONS, CONSUMABLE_PROBLEMS, MATERIALS_INTERLOCK_REASONS, loadRefusal, type MaterialsInterlockCode, type LoadRefusal, type LoadRefusalCode, type ConsumableProblem, type ConsumableProblemCode,
 } from './reasons.ts';
 export type { LoadInput, LoadVerdict, LoadAttempt, SetupInterval, SetupStatus, SlotStatus, SlotPackageStatus } from './setups.ts';
 export type {

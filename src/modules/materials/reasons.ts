@@ -28,6 +28,8 @@ export const LOAD_REFUSAL_REASONS = [
   { code: 'PACKAGE_LOADED_ELSEWHERE', failureCode: 18, sentence: 'The package is loaded in another slot or machine; unload it there first.' },
   { code: 'SPLICE_PENDING', failureCode: 19, sentence: 'A splice is already waiting on this slot; the running package must empty first.' },
   { code: 'SPLICE_FEEDER_MISMATCH', failureCode: 20, sentence: 'A splice must join the package running on the same feeder.' },
+  { code: 'PACKAGE_ON_HOLD', failureCode: 21, sentence: 'An active quality hold covers the package.' },
+  { code: 'STATION_ON_HOLD', failureCode: 22, sentence: "An active quality hold covers the machine's station." },
 ] as const;
 
 export type LoadRefusalCode = (typeof LOAD_REFUSAL_REASONS)[number]['code'];
@@ -65,3 +67,16 @@ export interface ConsumableProblem {
   code: ConsumableProblemCode;
   message: string;
 }
+
+/**
+ * The materials module's interlock reasons (tracking's range 1400–1499), registered with the
+ * rules into tracking's ordered rule list (see interlock.ts); GET /api/v1/tracking reason tables
+ * list them with the others.
+ */
+export const MATERIALS_INTERLOCK_REASONS = {
+  SETUP_INCOMPLETE: { number: 1401, title: "A required slot of the build-basis program is not loaded with a verified, usable package on the machine" },
+  SETUP_PROGRAM_MISMATCH: { number: 1402, title: 'The machine is set up for, or reports, another program or program revision than the build basis prescribes' },
+  STENCIL_NOT_READY: { number: 1403, title: 'No stencil valid for the product revision is mounted on the printer' },
+  PASTE_NOT_READY: { number: 1404, title: 'No usable solder paste (thawed, not expired, not open too long) is mounted on the printer' },
+} as const satisfies Record<string, { number: number; title: string }>;
+export type MaterialsInterlockCode = keyof typeof MATERIALS_INTERLOCK_REASONS;

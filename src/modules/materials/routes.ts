@@ -85,7 +85,7 @@ const SetupSchema = Type.Object({
 });
 const VerdictSchema = Type.Object({
   accepted: Type.Boolean(), attemptId: Type.Integer(), message: Type.String(), reason: Nullable(ReasonSchema), reasons: Type.Array(ReasonSchema),
-  setup: Nullable(SetupSchema), replaced: Type.Array(SetupSchema), alreadyLoaded: Type.Boolean(),
+  setup: Nullable(SetupSchema), replaced: Type.Array(SetupSchema), alreadyLoaded: Type.Boolean(), firstArticleRequired: Nullable(Type.String({ description: "The setup change of this load that needs a new first article, or null" })),
 });
 const AttemptSchema = Type.Object({
   id: Type.Integer(), at: DateTime(), equipmentId: Type.Integer(), slot: Type.String(), feederId: Nullable(Type.String()), packageId: Nullable(Type.Integer()),

@@ -14,7 +14,8 @@ import {
   createPackageStore, PACKAGE_FROM, PACKAGE_SELECT, type LocationInput, type LocationKind, type MaterialPackage, type MovementKind, type PackageKind,
   type PackageRow, type PackageStatus, type StoredMsdEvent,
 } from './packages.ts';
-import { createSetupService } from './setups.ts';
+import { createSetupService, type FirstArticleHook } from './setups.ts';
+import type { SetupInterlockDeps, SetupInterlockScope } from './interlock.ts';
 import { createShortageService } from './shortage.ts';
 import { createTraceService } from './trace.ts';
 
@@ -160,6 +161,8 @@ export interface MaterialsOptions {
   lotExpiryWarningMs?: number;
   /** Default paste limits for new jars. */
   paste?: { minThawHours?: number; maxOpenHours?: number };
+  /** Which machines the setup interlock checks: `managed` (default: machines with setups or mounts recorded) or `all`. */
+  setupInterlockScope?: SetupInterlockScope;
 }
 
 export interface MaterialsDeps {
@@ -171,10 +174,7 @@ export interface MaterialsDeps {
    * work order set up on it): the quality module's requireFirstArticle / requireFirstArticleForLine,
    * passed in at wiring so materials does not import quality. Absent: nothing is required.
    */
-  firstArticle?: {
-    requireForWorkOrder(who: Principal, workOrderId: number, reason: string): Promise<unknown>;
-    requireForLine(who: Principal, lineId: number, reason: string): Promise<unknown>;
-  };
+  firstArticle?: FirstArticleHook;
 }
 
 const LOT_SELECT = `SELECT l.id, l.part_id AS "partId", p.ipn, l.manufacturer_part_id AS "manufacturerPartId", m.manufacturer, m.mpn, l.supplier,
@@ -879,6 +879,8 @@ export function createMaterialsService(db: Db, deps: MaterialsDeps, opts: Materi
     shortages: shortage.shortages,
     /** The clock this service judges by (for callers that record in the same time base). */
     now: clock,
+    /** What the setup interlock rules need (see registerMaterialsInterlockRules). */
+    interlockDeps: (): SetupInterlockDeps => ({ now: clock, msdOf: store.msdOf, scope: opts.setupInterlockScope }),
   };
 }
 export type MaterialsService = ReturnType<typeof createMaterialsService>;

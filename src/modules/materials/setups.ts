@@ -64,7 +64,7 @@ export interface SetupInterval {
   loadedBy: string;
   unloadedAt: Date | null;
   unloadedBy: string | null;
-  unloadReason: 'unloaded' | 'replaced' | 'emptied' | 'scrapped' | null;
+  unloadReason: 'unloaded' | 'replaced' | 'emptied' | 'scrapped' | 'reverified' | null;
 }
 
 export interface LoadVerdict {
@@ -82,6 +82,8 @@ export interface LoadVerdict {
   replaced: SetupInterval[];
   /** The package was already verified on this very slot; nothing changed. */
   alreadyLoaded: boolean;
+  /** The setup change this load made that needs a new first article (program change, new work order), or null. */
+  firstArticleRequired: string | null;
 }
 
 export interface LoadAttempt {
@@ -152,10 +154,17 @@ const ATTEMPT_SELECT = `SELECT id, at, equipment_id AS "equipmentId", slot, feed
   program_id AS "programId", product_revision_id AS "productRevisionId", work_order_id AS "workOrderId", splice, accepted, reason_code AS "reasonCode",
   failure_code AS "failureCode", reasons, message, actor_name AS "actorName" FROM load_attempts`;
 
+/** The quality module's first-article requirement, passed in at wiring (materials does not import quality). */
+export interface FirstArticleHook {
+  requireForWorkOrder(who: Principal, workOrderId: number, reason: string): Promise<unknown>;
+  requireForLine(who: Principal, lineId: number, reason: string): Promise<unknown>;
+}
+
 export interface SetupDeps {
   parts: PartsService;
   products: ProductsService;
   factory: FactoryService;
+  firstArticle?: FirstArticleHook;
 }
 
 export function createSetupService(db: Db, deps: SetupDeps, store: PackageStore) {
@@ -194,7 +203,7 @@ export function createSetupService(db: Db, deps: SetupDeps, store: PackageStore)
     q: Queryable,
     pkg: MaterialPackage,
     slot: { slot: string; partId: number; ipn: string } | null,
-    ctx: { productRevisionId: number | null; workOrderId: number | null },
+    ctx: { productRevisionId: number | null; workOrderId: number | null; stationId?: number | null },
     now: Date,
   ): Promise<LoadRefusal[]> {
     const out: LoadRefusal[] = [];
@@ -214,7 +223,20 @@ export function createSetupService(db: Db, deps: SetupDeps, store: PackageStore)
         if (!avl.ok) out.push(loadRefusal(avl.reason, `${p}: ${avl.message} (${slot.ipn}, ${pkg.manufacturer})`));
       }
     }
+    // Quality holds are the source of truth: they refuse even when the lot flag / package block they
+    // set was cleared by hand while the hold is still active (and a station hold refuses any load).
+    const holds = (
+      await q.query<{ scope: string; number: string; reason: string }>(
+        `SELECT scope, number, reason FROM quality_holds WHERE released_at IS NULL AND scope IN ('package','material_lot','station')
+            AND ((scope = 'package' AND package_id = $1) OR (scope = 'material_lot' AND material_lot_id = $2) OR (scope = 'station' AND station_id = $3)) ORDER BY id`,
+        [pkg.id, pkg.lotId, ctx.stationId ?? null],
+      )
+    ).rows;
+    for (const h of holds.filter((x) => x.scope === 'package')) out.push(loadRefusal('PACKAGE_ON_HOLD', `${p} is held by quality hold ${h.number}: ${h.reason}`));
+    const lotHold = holds.find((x) => x.scope === 'material_lot');
     if (pkg.lotOnHold) out.push(loadRefusal('LOT_ON_HOLD', `The lot ${pkg.lotCode ?? `#${pkg.lotId}`} of ${p} is on hold: ${pkg.lotHoldReason ?? ''}`.trim()));
+    else if (lotHold) out.push(loadRefusal('LOT_ON_HOLD', `The lot ${pkg.lotCode ?? `#${pkg.lotId}`} of ${p} is held by quality hold ${lotHold.number}: ${lotHold.reason}`));
+    for (const h of holds.filter((x) => x.scope === 'station')) out.push(loadRefusal('STATION_ON_HOLD', `The station of this machine is held by quality hold ${h.number}: ${h.reason}`));
     if (pkg.lotExpiresAt && pkg.lotExpiresAt.getTime() <= now.getTime()) {
       out.push(loadRefusal('LOT_EXPIRED', `The lot ${pkg.lotCode ?? `#${pkg.lotId}`} of ${p} expired at ${pkg.lotExpiresAt.toISOString()}`));
     }
@@ -302,7 +324,7 @@ export function createSetupService(db: Db, deps: SetupDeps, store: PackageStore)
           { field: '/productRevisionId', code: 'program_revision', message: `program ${program.name} belongs to product revision ${program.productRevisionId}, not ${input.productRevisionId}` },
         ]);
       }
-      const ctx = { productRevisionId: program.productRevisionId, workOrderId: input.workOrderId ?? null };
+      const ctx = { productRevisionId: program.productRevisionId, workOrderId: input.workOrderId ?? null, stationId: equipment.stationId };
       // One loading decision per slot at a time.
       await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`mes:slot:${equipment.id}:${input.slot}`]);
 
@@ -368,36 +390,72 @@ export function createSetupService(db: Db, deps: SetupDeps, store: PackageStore)
           action: 'load_refused', entity: 'load_attempt', entityId: attemptId,
           after: { equipmentId: equipment.id, slot: input.slot, package: row?.code ?? input.packageCode ?? null, programId: program.id, reasons },
         });
-        return { ...base, accepted: false, setup: null, replaced: [], alreadyLoaded: false };
+        return { ...base, accepted: false, setup: null, replaced: [], alreadyLoaded: false, firstArticleRequired: null };
       }
-      if (alreadyHere) return { ...base, accepted: true, setup: alreadyHere, replaced: [], alreadyLoaded: true };
+      // The same package verified again against another program or work order (a changeover that
+      // keeps the reel): its interval closes and a new one opens for the new program.
+      const reverify = alreadyHere !== undefined && (alreadyHere.programId !== program.id || (ctx.workOrderId !== null && alreadyHere.workOrderId !== ctx.workOrderId));
+      if (alreadyHere && !reverify) return { ...base, accepted: true, setup: alreadyHere, replaced: [], alreadyLoaded: true, firstArticleRequired: null };
 
-      const splicing = Boolean(input.splice && feeding);
+      // A setup change that needs a new first article: another program on this machine than the
+      // last one loaded, or another work order set up on it.
+      const previous = (
+        await tx.query<{ programId: number; workOrderId: number | null; name: string; revision: string }>(
+          `SELECT fs.program_id AS "programId", fs.work_order_id AS "workOrderId", p.name, p.revision FROM feeder_setups fs JOIN programs p ON p.id = fs.program_id
+            WHERE fs.equipment_id = $1 ORDER BY fs.loaded_at DESC, fs.id DESC LIMIT 1`,
+          [equipment.id],
+        )
+      ).rows[0];
+      let firstArticleRequired: string | null = null;
+      if (previous && previous.programId !== program.id) {
+        firstArticleRequired = `program change on ${equipment.code}: ${previous.name} revision ${previous.revision} → ${program.name} revision ${program.revision}`;
+      } else if (previous && ctx.workOrderId !== null && previous.workOrderId !== ctx.workOrderId) {
+        firstArticleRequired = `work order #${ctx.workOrderId} set up on ${equipment.code}`;
+      }
+
+      const splicing = !reverify && Boolean(input.splice && feeding);
       const replaced: SetupInterval[] = [];
-      if (!splicing) {
+      if (reverify) {
+        await closeInterval(tx, who, alreadyHere!.id, 'reverified', now);
+      } else if (!splicing) {
         for (const c of current) {
           await closeInterval(tx, who, c.id, 'replaced', now);
           await takeOff(tx, who, c, now);
           replaced.push(await interval(tx, c.id));
         }
       }
-      await implicitMsdEvent(tx, who, row!, now);
-      await tx.query(`UPDATE material_packages SET status = 'in-use' WHERE id = $1`, [row!.id]);
-      await store.setLocation(tx, row!.id, { kind: 'equipment', equipmentId: equipment.id, slot: input.slot });
+      if (!reverify) {
+        await implicitMsdEvent(tx, who, row!, now);
+        await tx.query(`UPDATE material_packages SET status = 'in-use' WHERE id = $1`, [row!.id]);
+        await store.setLocation(tx, row!.id, { kind: 'equipment', equipmentId: equipment.id, slot: input.slot });
+      }
       const ins = await tx.query<{ id: number }>(
         `INSERT INTO feeder_setups (equipment_id, slot, feeder_id, package_id, program_id, product_revision_id, work_order_id, attempt_id, position, splice_of_id, loaded_at, loaded_by)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
         [
-          equipment.id, input.slot, input.feederId ?? (splicing ? feeding!.feederId : null), row!.id, program.id, program.productRevisionId, ctx.workOrderId, attemptId,
-          splicing ? 'spliced' : 'feeding', splicing ? feeding!.id : null, now, who.name,
+          equipment.id, input.slot, input.feederId ?? (reverify ? alreadyHere!.feederId : splicing ? feeding!.feederId : null), row!.id, program.id, program.productRevisionId,
+          ctx.workOrderId, attemptId, reverify ? alreadyHere!.position : splicing ? 'spliced' : 'feeding', reverify ? alreadyHere!.spliceOfId : splicing ? feeding!.id : null, now, who.name,
         ],
       );
-      await store.logMovement(tx, who, row!.id, {
-        kind: 'loaded', workOrderId: ctx.workOrderId, reason: `${splicing ? 'spliced onto' : 'loaded into'} ${equipment.code} slot ${input.slot}`, at: now,
-      });
+      if (!reverify) {
+        await store.logMovement(tx, who, row!.id, {
+          kind: 'loaded', workOrderId: ctx.workOrderId, reason: `${splicing ? 'spliced onto' : 'loaded into'} ${equipment.code} slot ${input.slot}`, at: now,
+        });
+      }
       const setup = await interval(tx, ins.rows[0]!.id);
-      await recordAudit(tx, who, { action: splicing ? 'splice' : 'load', entity: 'feeder_setup', entityId: setup.id, after: setup, before: replaced.length ? replaced : undefined });
-      return { ...base, accepted: true, setup, replaced, alreadyLoaded: false };
+      await recordAudit(tx, who, {
+        action: reverify ? 'reverify' : splicing ? 'splice' : 'load', entity: 'feeder_setup', entityId: setup.id, after: setup,
+        before: reverify ? alreadyHere : replaced.length ? replaced : undefined,
+      });
+      if (firstArticleRequired && deps.firstArticle) {
+        const why = `Setup change: ${firstArticleRequired}`;
+        if (ctx.workOrderId !== null) await deps.firstArticle.requireForWorkOrder(who, ctx.workOrderId, why);
+        else {
+          const station = await deps.factory.stations.get(equipment.stationId, tx);
+          if (station.lineId !== null) await deps.firstArticle.requireForLine(who, station.lineId, why);
+        }
+      }
+      return { ...base, accepted: true, setup, replaced, alreadyLoaded: false, firstArticleRequired };
     });
   }
 
