@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { PassThrough, Transform, type Readable, type Writable } from 'node:stream';
+import { Transform, type Readable, type Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import PDFDocument from 'pdfkit';
 import type pg from 'pg';
@@ -149,10 +149,13 @@ export function createRecordsService(db: Db, opts: RecordsOptions) {
           });
           const h = crypto.createHash('sha256');
           let size = 0;
-          const tap = new PassThrough();
-          tap.on('data', (c: Buffer) => {
-            h.update(c);
-            size += c.length;
+          // Hash and count in the stream itself: the ZIP writer is the only consumer.
+          const tap = new Transform({
+            transform(c: Buffer, _e, cb) {
+              h.update(c);
+              size += c.length;
+              cb(null, c);
+            },
           });
           src.on('error', (e) => tap.destroy(e));
           src.pipe(tap);
