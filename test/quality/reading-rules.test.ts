@@ -92,6 +92,32 @@ describe('reading_out_of_limits: a reading outside its limits', () => {
   });
 });
 
+describe('reading_out_of_limits: the CFX door', () => {
+  it('CFX ReadingsRecorded from the oven fires the rule in the message\'s transaction', async () => {
+    const { stations } = await makeLine(['reflow']);
+    const oven = stations.reflow!;
+    const handle = `Acme.Oven.${uniq('SN')}`;
+    const eq = await s().factory.equipment.create(system, { stationId: oven.id, code: uniq('OVEN'), name: 'reflow oven', cfxHandle: handle });
+    const r = await rule({ stationId: oven.id, equipmentId: eq.id, readingName: 'Zone3Temp', params: { min: 235, max: 255 }, actions: ['alert', 'hold_station'] });
+    const send = async (value: string) => {
+      const [res] = await s().integrations.cfx.ingest([{
+        transport: 'amqp',
+        payload: JSON.stringify({
+          MessageName: 'CFX.Production.ReadingsRecorded', Version: '2.1', TimeStamp: new Date().toISOString(), UniqueID: crypto.randomUUID(), Source: handle, Target: null, RequestID: null,
+          MessageBody: { Readings: [{ ReadingIdentifier: 'Zone3Temp', ValueDataType: 'Numeric', Value: value, ValueUnits: 'C' }, { ReadingIdentifier: 'Zone4Temp', ValueDataType: 'Numeric', Value: '300', ValueUnits: 'C' }] },
+        }),
+      }]);
+      expect(res).toMatchObject({ payloadError: null, messages: [{ outcome: 'applied' }] });
+    };
+    await send('255');
+    expect(await s().quality.listAlerts({ ruleId: r.id })).toEqual([]);
+    await send('255.4');
+    const [a] = await s().quality.listAlerts({ ruleId: r.id });
+    expect(a).toMatchObject({ stationId: oven.id, key: `${oven.code}:Zone3Temp`, evidence: { readings: [{ value: 255.4, unit: 'C' }] } });
+    expect((await s().quality.listHolds({ active: true, scope: 'station' })).filter((h) => h.stationId === oven.id && h.alertId === a!.id)).toHaveLength(1);
+  });
+});
+
 describe('reading_out_of_limits: N in a row, N within a window', () => {
   it('consecutive N: fires only when the last N readings are all outside', async () => {
     const { stations } = await makeLine(['reflow']);
