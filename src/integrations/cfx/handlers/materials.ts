@@ -1,4 +1,4 @@
-import type { ManualMsdEvent, MaterialPackage, MaterialsService } from '../../../modules/materials/index.ts';
+import type { ApplyInput, InstallInput, ManualMsdEvent, MaterialPackage, MaterialsService, UninstallInput } from '../../../modules/materials/index.ts';
 import type { MaterialLocation, SupportedMessageName } from '../messages.ts';
 import { refusalOf } from './production.ts';
 import { applied, recorded, rejected, type HandlerContext, type HandlerResult, type HandlerSpec, type Machine, type Rejection } from './types.ts';
@@ -7,8 +7,8 @@ import { applied, recorded, rejected, type HandlerContext, type HandlerResult, t
  * Material messages → the materials service: feeder loading is verified exactly as a scan at
  * the machine is (`verifyLoad`, against the program of the line's active work order), unloads,
  * empties, splices, joins, splits and MSD events go through the same functions as the REST API.
- * Component-level installation (MaterialsInstalled / Uninstalled / Applied) has no service yet:
- * those messages are kept whole as `recorded`.
+ * Component-level traceability (MaterialsInstalled / Uninstalled / Applied) goes to the same
+ * M3 service functions as POST /api/v1/materials/installs, /uninstalls and /applied.
  */
 
 const m = (ctx: HandlerContext): Machine => ctx.machine!;
@@ -244,7 +244,116 @@ export const materialsHandlers = [
   msdHandler('CFX.Materials.Management.MSDManagement.MaterialsRemovedFromDryStorage'),
   msdHandler('CFX.Materials.Management.MSDManagement.MaterialsExpired'),
   keep('CFX.Materials.Management.MSDManagement.MaterialsRestored', 'MSD restore kept with the message: the materials service records floor-life resets only as bakes with oven, temperature and duration, which the message does not carry'),
-  keep('CFX.Production.Assembly.MaterialsInstalled', 'component traceability (reference designators, packages) kept with the message: no service records installed components yet'),
-  keep('CFX.Production.Assembly.MaterialsUninstalled', 'kept with the message: no service records uninstalled components yet'),
-  keep('CFX.Production.Application.MaterialsApplied', 'kept with the message: no service records applied materials yet'),
+  {
+    name: 'CFX.Production.Assembly.MaterialsInstalled',
+    async handle(ctx, b) {
+      const materials = ctx.deps.materials;
+      if (!materials) return recorded(NO_MATERIALS);
+      const mc = m(ctx);
+      const items: InstallInput[] = [];
+      let skipped = 0;
+      for (const [i, e] of b.installedMaterials.entries()) {
+        const unit = await unitOf(ctx, e.unitIdentifier, b.transactionId);
+        if (isRejection(unit)) return rejected(unit.code, unit.message, { field: `MessageBody.InstalledMaterials[${i}].UnitIdentifier` });
+        // Components may name their own unit (InstalledUnitIdentifier); group by unit and time.
+        const groups = new Map<string, InstallInput>();
+        for (const c of e.installedComponents) {
+          const u = c.installedUnitIdentifier && c.installedUnitIdentifier.trim() !== '' ? c.installedUnitIdentifier : unit;
+          const at = capped(ctx, materials, c.installationTime ?? ctx.envelope.timeStamp);
+          const key = `${u}|${at.getTime()}`;
+          let g = groups.get(key);
+          if (!g) {
+            groups.set(key, (g = {
+              unit: u, position: u === unit ? e.unitPositionNumber : null, packageCode: e.material.uniqueIdentifier, refdes: [], equipmentId: mc.equipmentId,
+              stationId: mc.stationId, slot: e.carrierLocation?.locationName ?? e.carrierLocation?.locationIdentifier ?? null, installedAt: at,
+            }));
+          }
+          g.refdes.push(c.referenceDesignator);
+        }
+        if (groups.size === 0) skipped++;
+        items.push(...groups.values());
+      }
+      if (items.length === 0) return recorded('no installed components with reference designators: nothing to trace at M3');
+      try {
+        const r = await materials.recordInstalls(ctx.principal, items, 'cfx', ctx.tx);
+        return applied(`${r.installed} designator(s) installed, ${r.replaced} replaced, ${r.unchanged} already known${skipped ? `; ${skipped} entr(ies) without designators` : ''}`);
+      } catch (e) {
+        const r = refusalOf(e);
+        if (!r) throw e;
+        return rejected(r.code, r.message, r.errors ? { errors: r.errors } : {});
+      }
+    },
+  } satisfies HandlerSpec<'CFX.Production.Assembly.MaterialsInstalled'>,
+  {
+    name: 'CFX.Production.Assembly.MaterialsUninstalled',
+    async handle(ctx, b) {
+      const materials = ctx.deps.materials;
+      if (!materials) return recorded(NO_MATERIALS);
+      const items: UninstallInput[] = [];
+      for (const [i, e] of b.uninstalledMaterials.entries()) {
+        const unit = await unitOf(ctx, e.unitIdentifier, null);
+        if (isRejection(unit)) return rejected(unit.code, unit.message, { field: `MessageBody.UninstalledMaterials[${i}].UnitIdentifier` });
+        if (e.uninstalledComponents.length === 0) continue;
+        const installedAt = e.uninstalledComponents.map((c) => c.installationTime).find((t) => t !== null) ?? null;
+        items.push({
+          unit, position: e.unitPositionNumber, packageCode: e.material.uniqueIdentifier, refdes: e.uninstalledComponents.map((c) => c.referenceDesignator),
+          installedAt, reason: `CFX MaterialsUninstalled${e.reason ? `: ${e.reason}` : ''} (${m(ctx).equipmentCode})`, at: capped(ctx, materials, ctx.envelope.timeStamp),
+        });
+      }
+      if (items.length === 0) return recorded('no uninstalled components with reference designators');
+      try {
+        const r = await materials.recordUninstalls(ctx.principal, items, 'cfx', ctx.tx);
+        return applied(`${r.removed} designator(s) removed`);
+      } catch (e) {
+        const r = refusalOf(e);
+        if (!r) throw e;
+        return rejected(r.code, r.message, r.errors ? { errors: r.errors } : {});
+      }
+    },
+  } satisfies HandlerSpec<'CFX.Production.Assembly.MaterialsUninstalled'>,
+  {
+    name: 'CFX.Production.Application.MaterialsApplied',
+    async handle(ctx, b) {
+      const materials = ctx.deps.materials;
+      if (!materials) return recorded(NO_MATERIALS);
+      const mc = m(ctx);
+      const items: ApplyInput[] = [];
+      for (const [i, e] of b.appliedMaterials.entries()) {
+        const unit = await unitOf(ctx, e.unitIdentifier, b.transactionId);
+        if (isRejection(unit)) return rejected(unit.code, unit.message, { field: `MessageBody.AppliedMaterials[${i}].UnitIdentifier` });
+        const measured = e.quantityApplied?.value ?? null;
+        items.push({
+          unit, position: e.unitPositionNumber, packageCode: e.material.uniqueIdentifier, quantity: measured ?? e.quantityInstalled,
+          quantityUnit: measured !== null ? e.quantityApplied?.valueUnits ?? null : null, equipmentId: mc.equipmentId, stationId: mc.stationId,
+          appliedAt: capped(ctx, materials, ctx.envelope.timeStamp),
+        });
+      }
+      if (items.length === 0) return recorded('no applied materials');
+      try {
+        const r = await materials.recordApplied(ctx.principal, items, 'cfx', ctx.tx);
+        return applied(`${r.applied} application(s) recorded`);
+      } catch (e) {
+        const r = refusalOf(e);
+        if (!r) throw e;
+        return rejected(r.code, r.message, r.errors ? { errors: r.errors } : {});
+      }
+    },
+  } satisfies HandlerSpec<'CFX.Production.Application.MaterialsApplied'>,
 ];
+
+/** A machine clock slightly ahead must not put an installation in the future of the MES clock. */
+function capped(_ctx: HandlerContext, materials: MaterialsService, at: Date): Date {
+  return new Date(Math.min(at.getTime(), materials.now().getTime()));
+}
+
+/** The unit an entry names, or (no UnitIdentifier) the single unit of its production transaction on this machine. */
+async function unitOf(ctx: HandlerContext, identifier: string | null, transactionId: string | null): Promise<string | Rejection> {
+  if (identifier && identifier.trim() !== '') return identifier;
+  if (transactionId) {
+    const r = await ctx.tx.query<{ identifiers: string[] }>('SELECT identifiers FROM cfx_transactions WHERE equipment_id = $1 AND transaction_id = $2', [m(ctx).equipmentId, transactionId]);
+    const ids = r.rows[0]?.identifiers ?? [];
+    if (ids.length === 1) return ids[0]!;
+    return { code: 'CFX_NO_UNITS', message: `the entry names no unit and transaction ${transactionId} ${ids.length ? `has ${ids.length} units` : 'is unknown on this machine'}` };
+  }
+  return { code: 'CFX_NO_UNITS', message: 'the entry names no UnitIdentifier and the message no TransactionId' };
+}
