@@ -22,26 +22,30 @@ describe('where-used from each starting point', () => {
   let jar2: { id: number; code: string };
   let stencil2: { id: number; code: string };
   const t0 = Date.now();
+  // Operator names unique to this test (other test files share the database).
+  const alice = uniq('alice-');
+  const bob = uniq('bob-');
+  const aoiProgram = uniq('AOI-');
 
   beforeAll(async () => {
     l = await makeTraceLine();
     const [a, b, c, d, e] = await newUnits(l, 5);
     Object.assign(u, { A: a, B: b, C: c, D: d, E: e });
     // E: printed two hours ago by alice, before the paste and stencil were mounted; never placed.
-    await step(l, 'printer', u.E, 'pass', { operator: 'alice', completedAt: new Date(t0 - 2 * H) });
+    await step(l, 'printer', u.E, 'pass', { operator: alice, completedAt: new Date(t0 - 2 * H) });
     // A and B: placed with the first reels, reporting the placement program.
     const prog = { programName: l.program.name, programRevision: '1' };
-    await step(l, 'printer', u.A, 'pass', { operator: 'alice' });
-    await step(l, 'placement', u.A, 'pass', { operator: 'alice', ...prog });
-    await step(l, 'printer', u.B, 'pass', { operator: 'bob' });
-    await step(l, 'placement', u.B, 'pass', { operator: 'bob', ...prog });
+    await step(l, 'printer', u.A, 'pass', { operator: alice });
+    await step(l, 'placement', u.A, 'pass', { operator: alice, ...prog });
+    await step(l, 'printer', u.B, 'pass', { operator: bob });
+    await step(l, 'placement', u.B, 'pass', { operator: bob, ...prog });
     // A new reel of part 1 (another lot, date code 2412) replaces the first one in S2; C is placed with it.
     p2 = await l.receive(1, { dateCode: '2412' });
     await l.load(p2.package.id, 'S2');
-    await step(l, 'printer', u.C, 'pass', { operator: 'bob' });
-    await step(l, 'placement', u.C, 'pass', { operator: 'bob' });
-    await step(l, 'aoi', u.C, 'pass', { operator: 'bob' });
-    await s().quality.recordResult(system, { stationId: l.stations.aoi!.id, unit: u.C, method: 'aoi', result: 'pass', programName: 'AOI-P', programRevision: '3' });
+    await step(l, 'printer', u.C, 'pass', { operator: bob });
+    await step(l, 'placement', u.C, 'pass', { operator: bob });
+    await step(l, 'aoi', u.C, 'pass', { operator: bob });
+    await s().quality.recordResult(system, { stationId: l.stations.aoi!.id, unit: u.C, method: 'aoi', result: 'pass', programName: aoiProgram, programRevision: '3' });
     // Another paste jar and stencil go on the printer; D is printed with them.
     const ipn = uniq('PASTE');
     await s().parts.parts.create(system, { ipn, description: 'paste', placed: false });
@@ -51,7 +55,7 @@ describe('where-used from each starting point', () => {
     await s().materials.mountPaste(system, { equipmentId: l.printer.id, packageId: jar2.id });
     stencil2 = await s().materials.createStencil(system, { code: uniq('STN-'), productRevisionId: l.revision.id, cleaningInterval: 1000 });
     await s().materials.mountStencil(system, { equipmentId: l.printer.id, stencilId: stencil2.id, productRevisionId: l.revision.id });
-    await step(l, 'printer', u.D, 'pass', { operator: 'bob' });
+    await step(l, 'printer', u.D, 'pass', { operator: bob });
   });
 
   const sorted = (...k: (keyof typeof u)[]) => k.map((x) => u[x]).sort();
@@ -91,14 +95,14 @@ describe('where-used from each starting point', () => {
     expect(await serialsOf({ kind: 'program', program: l.program.name, revision: '2' })).toEqual([]);
     expect(await serialsOf({ kind: 'program', program: l.program.name, revision: '1', equipment: l.placer.code })).toEqual(sorted('A', 'B'));
     expect(await serialsOf({ kind: 'program', program: l.program.name, revision: '1', equipment: l.printer.id })).toEqual([]);
-    expect(await serialsOf({ kind: 'program', program: 'AOI-P', revision: '3' })).toEqual(sorted('C'));
+    expect(await serialsOf({ kind: 'program', program: aoiProgram, revision: '3' })).toEqual(sorted('C'));
   });
 
   it('operator, with and without a time window', async () => {
-    expect(await serialsOf({ kind: 'operator', operator: 'alice' })).toEqual(sorted('A', 'E'));
-    expect(await serialsOf({ kind: 'operator', operator: 'alice', from: new Date(t0 - H).toISOString(), to: new Date(t0 + H).toISOString() })).toEqual(sorted('A'));
-    expect(await serialsOf({ kind: 'operator', operator: 'alice', to: new Date(t0 - H).toISOString() })).toEqual(sorted('E'));
-    expect(await serialsOf({ kind: 'operator', operator: 'bob' })).toEqual(sorted('B', 'C', 'D'));
+    expect(await serialsOf({ kind: 'operator', operator: alice })).toEqual(sorted('A', 'E'));
+    expect(await serialsOf({ kind: 'operator', operator: alice, from: new Date(t0 - H).toISOString(), to: new Date(t0 + H).toISOString() })).toEqual(sorted('A'));
+    expect(await serialsOf({ kind: 'operator', operator: alice, to: new Date(t0 - H).toISOString() })).toEqual(sorted('E'));
+    expect(await serialsOf({ kind: 'operator', operator: bob })).toEqual(sorted('B', 'C', 'D'));
   });
 
   it('station and time window [from, to)', async () => {

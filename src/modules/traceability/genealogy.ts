@@ -42,10 +42,12 @@ const UNIT_SQL = `SELECT json_build_object(
        'packageId', cm.package_id, 'packageCode', mp.code, 'lotId', ml.id, 'lotCode', ml.lot_code, 'mpn', mm.mpn, 'manufacturer', mm.manufacturer,
        'stencilId', cm.stencil_id, 'stencilCode', st.code, 'mountedAt', cm.mounted_at, 'unmountedAt', cm.unmounted_at) ORDER BY r.visit, cm.kind, cm.id), '[]')
      FROM process_records r JOIN equipment e ON e.station_id = r.station_id AND (r.equipment_id IS NULL OR r.equipment_id = e.id)
-     JOIN consumable_mounts cm ON cm.equipment_id = e.id AND cm.mounted_at <= r.completed_at AND (cm.unmounted_at IS NULL OR cm.unmounted_at > COALESCE(r.started_at, r.completed_at))
+     CROSS JOIN LATERAL unnest(ARRAY['paste','stencil']) AS k(kind)
+     CROSS JOIN LATERAL (SELECT * FROM consumable_mounts c WHERE c.equipment_id = e.id AND c.kind = k.kind AND c.mounted_at <= r.completed_at
+                          ORDER BY c.mounted_at DESC LIMIT 4) cm
      LEFT JOIN material_packages mp ON mp.id = cm.package_id LEFT JOIN material_lots ml ON ml.id = mp.material_lot_id
      LEFT JOIN manufacturer_parts mm ON mm.id = ml.manufacturer_part_id LEFT JOIN stencils st ON st.id = cm.stencil_id
-     WHERE r.unit_id = u.id),
+     WHERE r.unit_id = u.id AND (cm.unmounted_at IS NULL OR cm.unmounted_at > COALESCE(r.started_at, r.completed_at))),
   'results', (SELECT COALESCE(json_agg(json_build_object('id', q.id, 'kind', q.kind, 'method', q.method, 'stationCode', s.code, 'stationType', q.station_type,
        'equipmentCode', e.code, 'stepSeq', q.step_seq, 'programName', q.program_name, 'programRevision', q.program_revision, 'operator', q.operator,
        'result', q.result, 'verifiedResult', q.verified_result, 'retest', q.retest, 'retestCount', q.retest_count, 'fixture', q.fixture,
@@ -124,7 +126,7 @@ export function createGenealogy(db: Db, deps: { materials: MaterialSource; quali
   async function genealogy(ref: { serial: string } | { unitId: number }, q: Queryable = db): Promise<Genealogy> {
     const unitId = await unitIdOf(ref, q);
     const [rowsRes, materials] = await Promise.all([
-      q.query<{ g: UnitRows }>(UNIT_SQL, [unitId]),
+      q.query<{ g: UnitRows }>(UNIT_SQL, [unitId], 'trace_genealogy'),
       deps.materials.unitMaterials(unitId, q),
     ]);
     const g = rowsRes.rows[0]!.g;

@@ -131,8 +131,8 @@ export function createWhereUsed(db: Db, deps: { materials: MaterialSource; quali
   const COUNTS_SQL = `WITH x AS (
       SELECT u.id, u.work_order_id, w.number AS wo, w.customer AS wo_customer, w.customer_po, c.id AS carton_id, c.code AS carton, c.state AS carton_state,
              sh.id AS shipment_id, sh.number AS shipment, sh.customer AS sh_customer, sh.customer_po AS sh_po, sh.state AS sh_state, sh.released_at,
-             ${stateSql('u.id = ANY($2::bigint[])')} AS state
-        FROM units u ${STATE_JOINS} WHERE u.id = ANY($1::bigint[]))
+             ${stateSql('hh.id IS NOT NULL')} AS state
+        FROM units u ${STATE_JOINS} LEFT JOIN (SELECT DISTINCT unnest($2::bigint[]) AS id) hh ON hh.id = u.id WHERE u.id = ANY($1::bigint[]))
     SELECT json_build_object(
       'total', (SELECT count(*) FROM x),
       'byState', (SELECT COALESCE(json_object_agg(state, n), '{}') FROM (SELECT state, count(*) AS n FROM x GROUP BY state) s),
@@ -171,9 +171,10 @@ export function createWhereUsed(db: Db, deps: { materials: MaterialSource; quali
     const [c, rows] = await Promise.all([
       counts(ids, held, q),
       q.query<Omit<AffectedUnit, 'via'>>(
-        `SELECT u.id AS "unitId", u.serial, u.status, ${stateSql('u.id = ANY($2::bigint[])')} AS state, u.work_order_id AS "workOrderId", w.number AS "workOrderNumber",
+        `SELECT u.id AS "unitId", u.serial, u.status, ${stateSql('hh.id IS NOT NULL')} AS state, u.work_order_id AS "workOrderId", w.number AS "workOrderNumber",
                 COALESCE(sh.customer, w.customer) AS customer, c.code AS carton, sh.number AS shipment
-           FROM units u ${STATE_JOINS} WHERE u.id = ANY($1::bigint[]) AND u.id > $3 ORDER BY u.id LIMIT $4`,
+           FROM units u ${STATE_JOINS} LEFT JOIN (SELECT DISTINCT unnest($2::bigint[]) AS id) hh ON hh.id = u.id
+          WHERE u.id = ANY($1::bigint[]) AND u.id > $3 ORDER BY u.id LIMIT $4`,
         [ids, held, page.afterId ?? 0, limit],
       ),
     ]);
