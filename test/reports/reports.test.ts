@@ -1,50 +1,20 @@
-import crypto from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { E10 } from '../../src/modules/equipment/index.ts';
-import { bearer, makeQualityWorkOrder, system, testApp, testServices, tokenFor, uniq } from '../helpers.ts';
+import { bearer, system, testApp, testServices, tokenFor, uniq } from '../helpers.ts';
+import { seedHistory, T } from './history.ts';
 
 /**
- * The report queries against a small known history: every expected number below is worked out
- * by hand from the records this file writes (in February 2019, a period no other test uses, and
- * filtered to this file's products and line).
+ * The report queries against the small known history of history.ts: every expected number below
+ * is worked out by hand from those records (filtered to their products and line).
  */
 
 const s = () => testServices();
-const T = (day: number, hhmm: string) => new Date(`2019-02-${String(day).padStart(2, '0')}T${hhmm}:00.000Z`);
 
-type Made = Awaited<ReturnType<typeof makeQualityWorkOrder>>;
-let a: Made;
-let b: Made;
-let serials: string[];
-
-async function result(m: Made, unit: string, method: 'aoi' | 'ict', result: 'pass' | 'fail', at: Date, defects: { code: string; refdes: string }[] = []) {
-  const station = method === 'aoi' ? m.stations.aoi! : m.stations.ict!;
-  return s().quality.recordResult(system, { stationId: station.id, unit, method, result, completedAt: at, defects });
-}
+let a: Awaited<ReturnType<typeof seedHistory>>['a'];
+let b: Awaited<ReturnType<typeof seedHistory>>['b'];
+let stationId: number;
 
 beforeAll(async () => {
-  a = await makeQualityWorkOrder();
-  b = await makeQualityWorkOrder();
-  serials = (await s().tracking.generateUnits(system, { workOrder: a.wo.id, count: 5 })).serials;
-  const [u1, u2, u3, u4, u5] = serials as [string, string, string, string, string];
-  // Day 1: u1 passes; u2 fails (real defects) and passes its retest; u3 fails on a call that is then a false call.
-  await result(a, u1, 'aoi', 'pass', T(1, '08:00'));
-  await result(a, u2, 'aoi', 'fail', T(1, '08:10'), [{ code: 'BRIDGE', refdes: 'R1' }, { code: 'BRIDGE', refdes: 'R2' }, { code: 'MISSING', refdes: 'R1' }]);
-  await result(a, u2, 'aoi', 'pass', T(1, '09:00'));
-  const r3 = await result(a, u3, 'aoi', 'fail', T(1, '08:20'), [{ code: 'TOMBSTONE', refdes: 'R5' }]);
-  const call = (await s().quality.listDefects({ serial: u3 }))[0]!;
-  expect(r3.results[0]!.result).toBe('fail');
-  await s().quality.verifyDefects(system, [{ defectId: call.id, verdict: 'false_call' }]);
-  // u1's later ICT pass keeps it first-pass; u4 passes AOI on day 2 but fails its first ICT.
-  await result(a, u1, 'ict', 'pass', T(2, '07:00'));
-  await result(a, u4, 'aoi', 'pass', T(2, '08:00'));
-  await result(a, u4, 'ict', 'fail', T(2, '09:00'), [{ code: 'OPEN', refdes: 'R1' }]);
-  // u5 was first tested before the range: not counted in it.
-  await result(a, u5, 'aoi', 'fail', new Date('2019-01-31T23:00:00Z'));
-  await result(a, u5, 'aoi', 'pass', T(1, '10:00'));
-  // Product b: one unit, passes on day 1.
-  const [v1] = (await s().tracking.generateUnits(system, { workOrder: b.wo.id, count: 1 })).serials as [string];
-  await result(b, v1, 'aoi', 'pass', T(1, '11:00'));
+  ({ a, b, stationId } = await seedHistory());
 });
 
 describe('first-pass yield', () => {
@@ -104,29 +74,8 @@ describe('defect Pareto', () => {
 
 describe('OEE and downtime', () => {
   let lineId: number;
-  let stationId: number;
-  beforeAll(async () => {
+  beforeAll(() => {
     lineId = a.line.id;
-    stationId = a.stations.reflow!.id;
-    const eq = await s().factory.equipment.create(system, { stationId, code: uniq('OVEN-'), name: 'reflow oven' });
-    const db = s().db;
-    const change = (at: Date, code: number, e10: E10, fault?: string) =>
-      s().equipment.recordStateChange(db, { stationId, equipmentId: eq.id, at, newState: { code, e10 }, ...(fault ? { relatedFault: { code: fault, occurrenceId: 'occ-1' } } : {}) });
-    await change(T(1, '06:00'), 1100, 'Productive');
-    await change(T(1, '10:00'), 5300, 'UnscheduledDowntime', 'E42');
-    await change(T(1, '10:30'), 1100, 'Productive');
-    await change(T(1, '14:00'), 4300, 'ScheduledDowntime');
-    await change(T(1, '15:00'), 6000, 'NonScheduled');
-    await change(T(2, '00:00'), 6000, 'NonScheduled');
-    await s().equipment.recordFaultOccurred(db, {
-      stationId, equipmentId: eq.id, occurrenceId: 'occ-1', code: 'E42', severity: 'Error', cause: null, description: 'conveyor jam', lane: null, stage: null, kind: null, details: null, occurredAt: T(1, '10:00'),
-    });
-    await s().equipment.recordFaultEnd(db, { stationId, equipmentId: eq.id, occurrenceId: 'occ-1', what: 'cleared', at: T(1, '10:30'), by: 'tech-7' });
-    await s().equipment.recordCounts(db, [
-      { stationId, equipmentId: eq.id, at: T(1, '09:00'), kind: 'completed', units: 98, recipeName: null, messageId: crypto.randomUUID() },
-      { stationId, equipmentId: eq.id, at: T(1, '09:00'), kind: 'failed', units: 2, recipeName: null, messageId: crypto.randomUUID() },
-    ]);
-    await s().equipment.setIdealCycleTime(system, stationId, { seconds: 30 });
   });
 
   it('OEE by station: availability, performance and quality from the equipment module', async () => {
