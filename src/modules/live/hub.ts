@@ -1,9 +1,9 @@
 import type { Db } from '../../platform/db.ts';
-import { lineSnapshot, startOfToday, stationOee, type LineSnapshot, type LiveDeps, type OeeCache } from './snapshot.ts';
+import { lineSnapshot, slowParts, type LineSnapshot, type LiveDeps, type Shortage, type SlowParts } from './snapshot.ts';
 
 /**
  * The push side of the line dashboard. One channel per line, shared by every subscriber of
- * that line in this instance: a short tick (default 250 ms) runs one cheap statement that reads
+ * that line in this instance: a short tick (default 200 ms) runs one cheap statement that reads
  * the high-water marks of what the dashboard shows (newest process record, state change, fault,
  * hold, alert, audit row; open fault / hold / alert counts; the active work order's newest unit
  * change). Only when that signature moved (or every `refreshMs`, for clocks such as moisture
@@ -17,11 +17,13 @@ export interface LiveOptions {
   tickMs?: number;
   /** Rebuild at least this often even without a signature change (floor-life countdowns). */
   refreshMs?: number;
-  /** How often OEE (the slowest part) is recomputed. */
-  oeeMs?: number;
+  /** How often the slow parts (OEE, material warnings, shortages) are recomputed, in the background. */
+  slowMs?: number;
+  /** A channel keeps running this long after its last subscriber left (page reloads, reconnects find it warm). */
+  lingerMs?: number;
   /** Comment line sent to keep idle connections open through proxies. */
   keepAliveMs?: number;
-  shortages?: () => Promise<{ ipn: string; shortBy: number; message: string; workOrders: { id: number }[] }[]>;
+  shortages?: () => Promise<Shortage[]>;
   onError?: (e: unknown) => void;
 }
 
@@ -42,19 +44,23 @@ class Channel {
   readonly subscribers = new Set<Subscriber>();
   private timer: NodeJS.Timeout | null = null;
   private keepAlive: NodeJS.Timeout | null = null;
+  private linger: NodeJS.Timeout | null = null;
   private running = false;
   private signature = '';
   private builtAt = 0;
-  private oeeAt = 0;
-  private oee: OeeCache = new Map();
-  private oeeSince = startOfToday();
+  private slow: SlowParts | null = null;
+  private slowAt = 0;
+  private slowRunning = false;
+  private building: Promise<void> | null = null;
   private lastJson = '';
   private seq = 0;
   last: LineSnapshot | null = null;
 
-  constructor(private readonly hub: LiveHub, readonly lineId: number) {}
+  constructor(private readonly hub: LiveHub, readonly lineId: number, private readonly onIdle: () => void) {}
 
   start() {
+    if (this.linger) clearTimeout(this.linger);
+    this.linger = null;
     if (this.timer) return;
     this.timer = setInterval(() => void this.tick(), this.hub.tickMs);
     this.timer.unref();
@@ -64,23 +70,37 @@ class Channel {
     this.keepAlive.unref();
   }
 
+  /** The last subscriber left: keep the channel warm for a while, then stop. */
+  idle() {
+    if (this.linger) clearTimeout(this.linger);
+    this.linger = setTimeout(() => {
+      if (this.subscribers.size === 0) {
+        this.stop();
+        this.onIdle();
+      }
+    }, this.hub.lingerMs);
+    this.linger.unref();
+  }
+
   stop() {
     if (this.timer) clearInterval(this.timer);
     if (this.keepAlive) clearInterval(this.keepAlive);
-    this.timer = this.keepAlive = null;
+    if (this.linger) clearTimeout(this.linger);
+    this.timer = this.keepAlive = this.linger = null;
   }
 
-  /** Builds (or reuses a fresh) snapshot: what a new subscriber gets first. */
+  /** The snapshot for a new subscriber: the last one when the channel is running (ticks keep it current), else built now. */
   async current(): Promise<LineSnapshot> {
-    if (this.last && Date.now() - this.builtAt < this.hub.tickMs) return this.last;
+    if (this.last && this.timer && Date.now() - this.builtAt < this.hub.refreshMs) return this.last;
     await this.rebuild();
     return this.last!;
   }
 
   async tick() {
-    if (this.running || this.subscribers.size === 0) return;
+    if (this.running) return;
     this.running = true;
     try {
+      if (Date.now() - this.slowAt >= this.hub.slowMs) void this.refreshSlow();
       const sig = (await this.hub.db.query<{ sig: string }>(SIGNATURE_SQL, [this.lineId], 'live_signature')).rows[0]!.sig;
       if (sig !== this.signature || Date.now() - this.builtAt >= this.hub.refreshMs) {
         this.signature = sig;
@@ -93,28 +113,44 @@ class Channel {
     }
   }
 
-  private async rebuild() {
-    const now = Date.now();
-    const ids = this.last?.stations.map((s) => s.id);
-    if (now - this.oeeAt >= this.hub.oeeMs && ids) {
-      this.oeeSince = startOfToday();
-      this.oee = await stationOee(this.hub.deps, ids, this.oeeSince);
-      this.oeeAt = now;
+  /** OEE, warnings and shortages in the background; the next tick sends them. */
+  private async refreshSlow() {
+    if (this.slowRunning) return;
+    this.slowRunning = true;
+    try {
+      this.slow = await slowParts(this.hub.deps, this.lineId, this.hub.shortages);
+      this.slowAt = Date.now();
+      this.builtAt = 0;
+    } catch (e) {
+      this.hub.onError(e);
+    } finally {
+      this.slowRunning = false;
     }
-    let snap = await lineSnapshot(this.hub.deps, this.lineId, this.oee, this.oeeSince, this.hub.shortages);
-    if (!ids && snap.stations.length) {
-      // First build: OEE right away, so the first screen is complete.
-      this.oee = await stationOee(this.hub.deps, snap.stations.map((s) => s.id), this.oeeSince);
-      this.oeeAt = now;
-      snap = await lineSnapshot(this.hub.deps, this.lineId, this.oee, this.oeeSince, this.hub.shortages);
+  }
+
+  private rebuild(): Promise<void> {
+    // Concurrent callers (a tick and a new subscriber) share one build.
+    this.building ??= this.build().finally(() => (this.building = null));
+    return this.building;
+  }
+
+  private async build() {
+    let slow: SlowParts | Promise<SlowParts> | null = this.slow;
+    if (!slow) {
+      slow = slowParts(this.hub.deps, this.lineId, this.hub.shortages).then((x) => {
+        this.slow = x;
+        this.slowAt = Date.now();
+        return x;
+      });
     }
-    this.builtAt = now;
+    const snap = await lineSnapshot(this.hub.deps, this.lineId, slow);
+    this.builtAt = Date.now();
     this.last = snap;
     const json = JSON.stringify(snap);
     if (json === this.lastJson) return;
     this.lastJson = json;
     this.seq++;
-    const data = JSON.stringify({ seq: this.seq, at: new Date().toISOString(), snapshot: snap });
+    const data = this.payload(snap);
     for (const s of this.subscribers) s.send('snapshot', data, this.seq);
   }
 
@@ -126,7 +162,8 @@ class Channel {
 export class LiveHub {
   readonly tickMs: number;
   readonly refreshMs: number;
-  readonly oeeMs: number;
+  readonly slowMs: number;
+  readonly lingerMs: number;
   readonly keepAliveMs: number;
   readonly shortages: LiveOptions['shortages'];
   readonly onError: (e: unknown) => void;
@@ -134,9 +171,10 @@ export class LiveHub {
   private closed = false;
 
   constructor(readonly db: Db, readonly deps: LiveDeps, opts: LiveOptions = {}) {
-    this.tickMs = opts.tickMs ?? 250;
+    this.tickMs = opts.tickMs ?? 200;
     this.refreshMs = opts.refreshMs ?? 5_000;
-    this.oeeMs = opts.oeeMs ?? 10_000;
+    this.slowMs = opts.slowMs ?? 10_000;
+    this.lingerMs = opts.lingerMs ?? 60_000;
     this.keepAliveMs = opts.keepAliveMs ?? 15_000;
     this.shortages = opts.shortages;
     this.onError = opts.onError ?? (() => undefined);
@@ -146,7 +184,7 @@ export class LiveHub {
   async snapshot(lineId: number): Promise<LineSnapshot> {
     const ch = this.channels.get(lineId);
     if (ch) return ch.current();
-    return new Channel(this, lineId).current();
+    return new Channel(this, lineId, () => undefined).current();
   }
 
   /** Adds a subscriber: it gets the current snapshot at once, then each change. Returns the unsubscribe function. */
@@ -154,7 +192,10 @@ export class LiveHub {
     if (this.closed) throw new Error('live hub closed');
     let ch = this.channels.get(lineId);
     if (!ch) {
-      ch = new Channel(this, lineId);
+      const created = new Channel(this, lineId, () => {
+        if (this.channels.get(lineId) === created) this.channels.delete(lineId);
+      });
+      ch = created;
       this.channels.set(lineId, ch);
     }
     let snap;
@@ -169,10 +210,7 @@ export class LiveHub {
     ch.start();
     return () => {
       ch.subscribers.delete(sub);
-      if (ch.subscribers.size === 0) {
-        ch.stop();
-        this.channels.delete(lineId);
-      }
+      if (ch.subscribers.size === 0) ch.idle();
     };
   }
 

@@ -87,16 +87,38 @@ export async function stationOee(deps: LiveDeps, stationIds: number[], since: Da
   return out;
 }
 
-type Shortage = { ipn: string; shortBy: number; message: string; workOrders: { id: number }[] };
+export type Shortage = { ipn: string; shortBy: number; message: string; workOrders: { id: number }[] };
+export type Warning = Awaited<ReturnType<MaterialsService['warnings']>>[number];
 
-export async function lineSnapshot(deps: LiveDeps, lineId: number, oee: OeeCache, oeeSince: Date, shortages?: () => Promise<Shortage[]>): Promise<LineSnapshot> {
+/**
+ * The slow parts of a snapshot, refreshed every few seconds instead of on every change: OEE
+ * (one equipment-module computation per station), material warnings and shortages (they read
+ * every package in stock). Their clocks move in minutes, not in the second a passage takes.
+ */
+export interface SlowParts { oee: OeeCache; oeeSince: Date; warnings: Warning[]; shortages: Shortage[] }
+
+export async function slowParts(deps: LiveDeps, lineId: number, shortages?: () => Promise<Shortage[]>): Promise<SlowParts> {
+  const stationIds = (await deps.db.query<{ id: number }>('SELECT id FROM stations WHERE line_id = $1', [lineId])).rows.map((r) => r.id);
+  const oeeSince = startOfToday();
+  const [oee, warnings, short] = await Promise.all([stationOee(deps, stationIds, oeeSince), deps.materials.warnings(), shortages ? shortages() : Promise.resolve([])]);
+  return { oee, oeeSince, warnings, shortages: short };
+}
+
+export async function lineSnapshot(deps: LiveDeps, lineId: number, slowIn: SlowParts | Promise<SlowParts>): Promise<LineSnapshot> {
   const { db } = deps;
-  const line = await db.one<{ id: number; code: string; name: string }>('SELECT id, code, name FROM lines WHERE id = $1', [lineId]);
+  const slowP = Promise.resolve(slowIn);
+  slowP.catch(() => undefined); // awaited below; a failure must not surface as unhandled meanwhile
+  const [line, wip] = await Promise.all([
+    db.one<{ id: number; code: string; name: string }>('SELECT id, code, name FROM lines WHERE id = $1', [lineId]),
+    deps.tracking.wipForLine(lineId).catch((e: unknown) => e as Error),
+  ]);
   if (!line) throw notFound('line', lineId);
-  const wip = await deps.tracking.wipForLine(lineId);
+  if (wip instanceof Error) throw wip;
   const stationIds = wip.stations.map((s) => s.id);
-  const machines = (
-    await db.query<{ stationId: number; id: number; code: string; online: boolean | null; e10: string | null; stateCode: number | null; since: Date | null; recipe: string | null; faults: { code: string | null; description: string | null; since: string | null }[] }>(
+  const openIds = wip.workOrders.map((w) => w.id);
+  const activeId = wip.activeWorkOrder?.id ?? null;
+  const [machinesRes, woWip, firstsRes, done, holdsRes, rulesRes, last] = await Promise.all([
+    db.query<{ stationId: number; id: number; code: string; online: boolean | null; e10: string | null; stateCode: number | null; since: Date | null; recipe: string | null; faults: { code: string | null; description: string | null; since: string | null }[] }>(
       `SELECT e.station_id AS "stationId", e.id, e.code, es.online, cs.e10, cs.state_code AS "stateCode", cs.from_at AS since,
               (SELECT r.recipe_name FROM equipment_recipes r WHERE r.equipment_id = e.id ORDER BY r.activated_at DESC LIMIT 1) AS recipe,
               COALESCE((SELECT json_agg(json_build_object('code', f.code, 'description', f.description, 'since', f.occurred_at) ORDER BY f.occurred_at)
@@ -106,8 +128,52 @@ export async function lineSnapshot(deps: LiveDeps, lineId: number, oee: OeeCache
         WHERE e.station_id = ANY($1) ORDER BY e.code`,
       [stationIds],
       'live_machines',
-    )
-  ).rows;
+    ),
+    activeId === null ? null : deps.tracking.wipForWorkOrder(activeId),
+    activeId === null ? null : db.query<{ seq: number; firsts: number; passed: number }>(
+      // First passage of each unit at each step: pass or not.
+      `SELECT step_seq AS seq, count(*)::int AS firsts, count(*) FILTER (WHERE result = 'pass')::int AS passed
+         FROM (SELECT DISTINCT ON (pr.unit_id, pr.step_seq) pr.step_seq, pr.result
+                 FROM units u JOIN process_records pr ON pr.unit_id = u.id
+                WHERE u.work_order_id = $1 ORDER BY pr.unit_id, pr.step_seq, pr.visit) f
+        GROUP BY step_seq`,
+      [activeId],
+      'live_first_passes',
+    ),
+    activeId === null ? null : db.one<{ completed: number; clean: number }>(
+      // Units that completed the route, and those of them without any failed passage.
+      `SELECT count(*)::int AS completed,
+              count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM process_records pr WHERE pr.unit_id = u.id AND pr.result <> 'pass'))::int AS clean
+         FROM units u WHERE u.work_order_id = $1 AND u.status = 'completed'`,
+      [activeId],
+    ),
+    db.query<{ id: number; number: string; scope: string; reason: string; placedAt: Date }>(
+      `SELECT h.id, h.number, h.scope, h.reason, h.placed_at AS "placedAt" FROM quality_holds h
+        WHERE h.released_at IS NULL
+          AND (h.station_id = ANY($1) OR h.work_order_id = ANY($2) OR h.scope IN ('material_lot', 'package')
+               OR h.product_revision_id IN (SELECT product_revision_id FROM work_orders WHERE id = ANY($2))
+               OR h.unit_id IN (SELECT id FROM units WHERE work_order_id = ANY($2)))
+        ORDER BY h.placed_at DESC LIMIT 20`,
+      [stationIds, openIds],
+    ),
+    db.query<{ id: number; message: string; firedAt: Date; state: string }>(
+      `SELECT a.id, a.message, a.fired_at AS "firedAt", a.state FROM quality_alerts a
+        WHERE a.state <> 'closed' AND (a.work_order_id = ANY($2) OR a.station_id = ANY($1))
+        ORDER BY a.fired_at DESC LIMIT 20`,
+      [stationIds, openIds],
+    ),
+    db.one<{ id: number; serial: string; station: string; stepSeq: number; result: string; recordedAt: Date }>(
+      `SELECT pr.id, u.serial, s.code AS station, pr.step_seq AS "stepSeq", pr.result, pr.recorded_at AS "recordedAt"
+         FROM stations s CROSS JOIN LATERAL (SELECT * FROM process_records p WHERE p.station_id = s.id ORDER BY p.completed_at DESC, p.id DESC LIMIT 1) pr
+         JOIN units u ON u.id = pr.unit_id
+        WHERE s.id = ANY($1) ORDER BY pr.id DESC LIMIT 1`,
+      [stationIds],
+    ),
+  ]);
+  const machines = machinesRes.rows;
+  // The slow parts may still be computing (first build): they ran alongside the queries above.
+  const slow = await slowP;
+  const { oee, oeeSince } = slow;
 
   const stations: LiveStation[] = wip.stations.map((s) => {
     const ms = machines.filter((m) => m.stationId === s.id);
@@ -125,26 +191,9 @@ export async function lineSnapshot(deps: LiveDeps, lineId: number, oee: OeeCache
   });
 
   let active: LineSnapshot['activeWorkOrder'] = null;
-  if (wip.activeWorkOrder) {
-    const w = await deps.tracking.wipForWorkOrder(wip.activeWorkOrder.id);
-    // First passage of each unit at each step: pass or not; and units that completed without any failure.
-    const firsts = (
-      await db.query<{ seq: number; firsts: number; passed: number }>(
-        `SELECT step_seq AS seq, count(*)::int AS firsts, count(*) FILTER (WHERE result = 'pass')::int AS passed
-           FROM (SELECT DISTINCT ON (pr.unit_id, pr.step_seq) pr.step_seq, pr.result
-                   FROM units u JOIN process_records pr ON pr.unit_id = u.id
-                  WHERE u.work_order_id = $1 ORDER BY pr.unit_id, pr.step_seq, pr.visit) f
-          GROUP BY step_seq`,
-        [w.workOrder.id],
-        'live_first_passes',
-      )
-    ).rows;
-    const done = await db.one<{ completed: number; clean: number }>(
-      `SELECT count(*)::int AS completed,
-              count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM process_records pr WHERE pr.unit_id = u.id AND pr.result <> 'pass'))::int AS clean
-         FROM units u WHERE u.work_order_id = $1 AND u.status = 'completed'`,
-      [w.workOrder.id],
-    );
+  if (woWip && firstsRes) {
+    const w = woWip;
+    const firsts = firstsRes.rows;
     active = {
       id: w.workOrder.id, number: w.workOrder.number, state: w.workOrder.state, productCode: w.workOrder.productCode, revision: w.workOrder.revision,
       progress: {
@@ -160,54 +209,28 @@ export async function lineSnapshot(deps: LiveDeps, lineId: number, oee: OeeCache
       completedFirstPass: done?.clean ?? 0,
     };
   }
-  const openIds = wip.workOrders.map((w) => w.id);
 
   const alerts: LiveAlert[] = [];
   for (const w of wip.workOrders.filter((x) => x.state === 'on_hold')) {
     alerts.push({ kind: 'work-order-hold', severity: 'high', message: `Work order ${w.number} is on hold`, at: null, ref: `wo:${w.id}` });
   }
-  const holds = (
-    await db.query<{ id: number; number: string; scope: string; reason: string; placedAt: Date }>(
-      `SELECT h.id, h.number, h.scope, h.reason, h.placed_at AS "placedAt" FROM quality_holds h
-        WHERE h.released_at IS NULL
-          AND (h.station_id = ANY($1) OR h.work_order_id = ANY($2) OR h.scope IN ('material_lot', 'package')
-               OR h.product_revision_id IN (SELECT product_revision_id FROM work_orders WHERE id = ANY($2))
-               OR h.unit_id IN (SELECT id FROM units WHERE work_order_id = ANY($2)))
-        ORDER BY h.placed_at DESC LIMIT 20`,
-      [stationIds, openIds],
-    )
-  ).rows;
+  const holds = holdsRes.rows;
   for (const h of holds) alerts.push({ kind: 'hold', severity: 'high', message: `Hold ${h.number} (${h.scope.replace('_', ' ')}): ${h.reason}`, at: iso(h.placedAt), ref: `hold:${h.id}` });
-  const rules = (
-    await db.query<{ id: number; message: string; firedAt: Date; state: string }>(
-      `SELECT a.id, a.message, a.fired_at AS "firedAt", a.state FROM quality_alerts a
-        WHERE a.state <> 'closed' AND (a.work_order_id = ANY($2) OR a.station_id = ANY($1))
-        ORDER BY a.fired_at DESC LIMIT 20`,
-      [stationIds, openIds],
-    )
-  ).rows;
+  const rules = rulesRes.rows;
   for (const a of rules) alerts.push({ kind: 'rule', severity: a.state === 'open' ? 'high' : 'medium', message: `Quality rule: ${a.message}`, at: iso(a.firedAt), ref: `alert:${a.id}` });
   for (const s of stations) {
     for (const f of s.faults) alerts.push({ kind: 'fault', severity: 'high', message: `${s.code}: fault ${f.code ?? ''}${f.description ? ` ${f.description}` : ''}`.trim(), at: f.since, ref: `fault:${s.id}:${f.code}:${f.since}` });
   }
   const equipmentIds = new Set(machines.map((m) => m.id));
-  const warnings = (await deps.materials.warnings()).filter((w) => w.location.lineId === lineId || (w.location.equipmentId !== null && equipmentIds.has(w.location.equipmentId)));
+  const warnings = slow.warnings.filter((w) => w.location.lineId === lineId || (w.location.equipmentId !== null && equipmentIds.has(w.location.equipmentId)));
   for (const w of warnings.slice(0, 20)) {
     alerts.push({ kind: w.kind.startsWith('msd') ? 'msl' : 'lot', severity: w.kind.endsWith('expired') || w.kind === 'msd-bake-required' ? 'high' : 'medium', message: w.message, at: iso(w.at), ref: `pkg:${w.packageId}:${w.kind}` });
   }
-  if (shortages) {
-    for (const s of (await shortages()).filter((x) => x.workOrders.some((w) => openIds.includes(w.id))).slice(0, 10)) {
+  {
+    for (const s of slow.shortages.filter((x) => x.workOrders.some((w) => openIds.includes(w.id))).slice(0, 10)) {
       alerts.push({ kind: 'shortage', severity: 'medium', message: s.message, at: null, ref: `short:${s.ipn}` });
     }
   }
-
-  const last = await db.one<{ id: number; serial: string; station: string; stepSeq: number; result: string; recordedAt: Date }>(
-    `SELECT pr.id, u.serial, s.code AS station, pr.step_seq AS "stepSeq", pr.result, pr.recorded_at AS "recordedAt"
-       FROM stations s CROSS JOIN LATERAL (SELECT * FROM process_records p WHERE p.station_id = s.id ORDER BY p.completed_at DESC, p.id DESC LIMIT 1) pr
-       JOIN units u ON u.id = pr.unit_id
-      WHERE s.id = ANY($1) ORDER BY pr.id DESC LIMIT 1`,
-    [stationIds],
-  );
 
   return {
     line: { id: line.id, code: line.code, name: line.name },
