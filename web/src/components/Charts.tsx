@@ -20,7 +20,7 @@ function ticks(max: number, n = 4): number[] {
   return Array.from({ length: n + 1 }, (_, i) => (max * i) / n);
 }
 
-const fmt = (v: number, digits = 0) => (Number.isInteger(v) && digits === 0 ? String(v) : v.toFixed(digits));
+const fmt = (v: number, digits = 0) => (Number.isInteger(v) && digits === 0 ? String(v) : v.toFixed(Math.max(digits, 1)));
 
 export interface ParetoItem {
   label: string;
@@ -169,7 +169,7 @@ export interface GroupedBar {
 /** Groups of bars (e.g. per station: availability, performance, quality, OEE), y from 0 to yMax. */
 export function GroupedBarChart({ groups, seriesNames, title, yMax = 1, format = (v) => fmt(v, 2), testId }: { groups: GroupedBar[]; seriesNames: string[]; title: string; yMax?: number; format?: (v: number) => string; testId?: string }) {
   if (groups.length === 0) return <div className="chart-empty" data-testid={testId}>Nothing in this period.</div>;
-  const W = 760, H = 280, L = 48, R = 16, T = 16, B = 48;
+  const W = 760, H = 300, L = 48, R = 16, T = 16, B = 80;
   const gw = (W - L - R) / groups.length;
   const bw = (gw * 0.8) / seriesNames.length;
   const y = (v: number) => T + (H - T - B) * (1 - Math.min(v, yMax) / yMax);
@@ -206,8 +206,9 @@ export function GroupedBarChart({ groups, seriesNames, title, yMax = 1, format =
                 </rect>
               );
             })}
-            <text x={L + gw * k + gw / 2} y={H - B + 18} textAnchor="middle">
-              {g.label}
+            <text x={L + gw * k + gw / 2} y={H - B + 14} textAnchor="end" transform={`rotate(-30 ${L + gw * k + gw / 2} ${H - B + 14})`}>
+              {g.label.length > 18 ? `${g.label.slice(0, 17)}…` : g.label}
+              <title>{g.label}</title>
             </text>
           </g>
         ))}
