@@ -80,7 +80,7 @@ export function createServices(db: Db, config: Pick<Config, 'sessionTtlSeconds'>
   registerQualityInterlockRules(tracking);
   registerMaterialsInterlockRules(tracking, materials);
   const shipping = createShippingService(db, { quality, workOrders });
-  const records = createRecordsService(db, { dataDir: config.dataDir ?? loadConfig({}).dataDir });
+  const records = createRecordsService(db, { materials }, { dataDir: config.dataDir ?? loadConfig({}).dataDir });
   const traceability = createTraceabilityService(db, { materials, quality });
   const equipment = createEquipmentService(db, { afterReadings: quality.evaluateReadings });
   const reports = createReportsService(db, { equipment });

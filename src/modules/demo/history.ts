@@ -26,7 +26,7 @@ import { demoFactoryDocument } from './factory.ts';
  * (held, retest disposition); failures go through the repair step with a rework action (a
  * fifth of AOI repairs replace the component with a new package) and are retested; a unit
  * failing ICT three times exhausts its loops and is scrapped under a closed NCR. Materials: every
- * placement slot's reels over time with splices (85 % of reel changes; the last three boards of
+ * placement slot's reels over time with splices (six of seven reel changes; the last three boards of
  * the old reel have both reels as M2 candidates) or plain replacements, each reel received in a
  * supplier lot covering about 10,000 boards, loaded by a verified loading attempt, consumed and
  * emptied; MSD "opened" events for moisture-sensitive reels; paste jars (one per ~1,500 boards)
@@ -258,7 +258,7 @@ export async function generateHistory(deps: GeneratorDeps, who: Principal, opts:
           lots.push({ partId: s.partId, mpId: s.mpId, code: `${prefix}-${s.slot}-${lots.length + 1}`, dateCode: `${String(d.getUTCFullYear()).slice(2)}${String(week).padStart(2, '0')}`, received, supplier: ['Avnet', 'Arrow', 'Digi-Key', 'Mouser'][lots.length % 4]!, mfr: s.mfr });
         }
         lotBoards += b1 - b0;
-        const splice = j > 0 && rand() < 0.85;
+        const splice = j > 0 && j % 7 !== 0; // six of seven reel changes are splices
         const loaded = j === 0 ? pnpDone(0, seq) - 3600_000 : splice ? pnpDone(Math.max(0, b0 - 3), seq) - 2000 : pnpDone(b0 - 1, seq) + 2000;
         const last = b1 >= N;
         const unloaded = last ? end + 600_000 : pnpDone(b1 - 1, seq) + 1000;

@@ -122,8 +122,9 @@ export function registerRecordsCommands(program: Command): void {
       for (const l of r.problems) console.log(`FAIL ${l}`);
       if (r.ok) console.log(`OK: ${r.files} files match the manifest; signature valid (key ${r.keyId}${opts.key ? ', trusted key given' : ', key from the package'})`);
       else {
-        console.log(`INVALID: ${r.problems.length} problem(s)`);
-        process.exitCode = 1;
+        // Exit explicitly (an exit hook of the embedded PostgreSQL would end with 0), once the report is written.
+        process.stdout.write(`INVALID: ${r.problems.length} problem(s)\n`, () => process.exit(1));
+        await new Promise(() => undefined);
       }
     });
 

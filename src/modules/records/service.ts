@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Transform, type Readable, type Writable } from 'node:stream';
+import { Readable, Transform, type Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import PDFDocument from 'pdfkit';
 import type pg from 'pg';
@@ -10,6 +10,7 @@ import type { Db } from '../../platform/db.ts';
 import { AppError, notFound } from '../../platform/errors.ts';
 import type { Principal } from '../../platform/principal.ts';
 import { recordAudit } from '../audit/index.ts';
+import type { MaterialsService } from '../materials/index.ts';
 import { TRACE_PACKAGE_SECTIONS } from '../products/index.ts';
 import { siteKey, sign, type SiteKey } from './signing.ts';
 import { allScope, copyOut, lotScope, shipmentScope, SOURCES, workOrderScope, type Scope } from './sources.ts';
@@ -52,9 +53,30 @@ const SECTION_TITLES: Record<TraceSection, string> = {
 
 const STALE_MS = 60_000;
 
-export interface RecordsOptions { dataDir: string }
+const USAGE_COLUMNS = ['mpn', 'manufacturer', 'lotCode', 'packageCode', 'equipmentCode', 'slot', 'loadedAt', 'unloadedAt', 'loadedQty', 'consumedQty'] as const;
+const csvCell = (v: unknown) => {
+  if (v === null || v === undefined) return '';
+  const s = v instanceof Date ? v.toISOString() : String(v);
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+};
+function* csvLines(rows: object[], cols: readonly string[]): Generator<string> {
+  yield cols.join(',') + '\n';
+  for (const r of rows) yield cols.map((c) => csvCell((r as Record<string, unknown>)[c])).join(',') + '\n';
+}
+function* jsonLines(rows: object[]): Generator<string> {
+  if (!rows.length) {
+    yield '[]\n';
+    return;
+  }
+  for (const [i, r] of rows.entries()) yield (i ? ',\n' : '[\n') + JSON.stringify(r);
+  yield '\n]\n';
+}
 
-export function createRecordsService(db: Db, opts: RecordsOptions) {
+export interface RecordsOptions { dataDir: string }
+/** What records reads through other modules' public faces. */
+export interface RecordsDeps { materials: Pick<MaterialsService, 'usageLog'> }
+
+export function createRecordsService(db: Db, deps: RecordsDeps, opts: RecordsOptions) {
   const instance = `${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
 
   interface Resolved { scope: Scope; target: PackageTarget; id: number; label: string; revisionIds: number[]; siteId: number | null }
@@ -231,14 +253,19 @@ export function createRecordsService(db: Db, opts: RecordsOptions) {
     if (name === 'material-usage') throw new AppError('VALIDATION_FAILED', 'the material usage log needs a work order', { errors: [{ field: '/workOrder', code: 'required', message: 'give workOrder (or lot)' }] });
     return allScope();
   }
-  const EXTRACT_SQL: Record<ExtractName, (s: Scope) => string> = {
-    wip: SOURCES.wip, 'lot-traveler': SOURCES.traveler, 'material-usage': SOURCES.materialLoadingLog, 'open-issues': SOURCES.openIssues, 'order-progress': SOURCES.orderProgress,
+  const EXTRACT_SQL: Record<Exclude<ExtractName, 'material-usage'>, (s: Scope) => string> = {
+    wip: SOURCES.wip, 'lot-traveler': SOURCES.traveler, 'open-issues': SOURCES.openIssues, 'order-progress': SOURCES.orderProgress,
   };
 
   /** A production extract as a stream (CSV with header, or a JSON array); the connection is released when it ends. */
   async function extract(name: ExtractName, format: 'csv' | 'json', f: { workOrder?: string; lot?: string } = {}): Promise<Readable> {
     if (!(EXTRACTS as readonly string[]).includes(name)) throw new AppError('VALIDATION_FAILED', `unknown extract ${name}`, { errors: [{ field: '/name', code: 'enum', message: `one of ${EXTRACTS.join(', ')}` }] });
     const scope = await extractScope(name, f);
+    if (name === 'material-usage') {
+      // The materials module's usage log (MPN, lot, package, slot, loaded and consumed quantities): a work order's few hundred rows.
+      const rows = await deps.materials.usageLog(scope.workOrderIds[0]!);
+      return Readable.from(format === 'json' ? jsonLines(rows) : csvLines(rows, USAGE_COLUMNS));
+    }
     const client = await readClient();
     const stream = copyOut(client, EXTRACT_SQL[name](scope), format);
     let released = false;
