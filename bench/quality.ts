@@ -14,6 +14,9 @@
  *    dispositions and verified repairs around it so every branch of the check runs; against a
  *    bare read of the same units with their results and process records.
  * 3. Interlock validate latency with and without the quality rules (their one extra query).
+ * 4. Equipment readings stored with the reading rules on (ten `reading_out_of_limits` rules,
+ *    consecutive 3, on an oven reporting 20 readings a message, 1 % of the zone values outside)
+ *    against the same storage function without the hook, alternating in rounds.
  *
  * Options: --results <n> (batched phase, default 20000), --batch <n> (default 50),
  * --concurrency <n> (default 4), --keep (keep the scratch database).
@@ -24,6 +27,7 @@ import { Db } from '../src/platform/db.ts';
 import { migrate } from '../src/platform/migrate.ts';
 import { createServices, type Services } from '../src/main.ts';
 import { createTrackingService } from '../src/modules/tracking/index.ts';
+import { createEquipmentService, type ReadingInput } from '../src/modules/equipment/index.ts';
 import type { ResultInput } from '../src/modules/quality/index.ts';
 import type { Principal } from '../src/platform/principal.ts';
 
@@ -137,6 +141,35 @@ export default async function quality(args: string[]): Promise<void> {
     const withoutQ = await lat(plain);
     const withQ = await lat(s.tracking);
 
+    // ── 4. readings with reading rules ───────────────────────────────────────────────────
+    const oven = (await s.factory.stations.create(who, { lineId: fx.line, code: 'SMT1-reflow', name: 'reflow oven', type: 'reflow', seq: 9 })).id;
+    for (let z = 1; z <= 10; z++) {
+      await s.quality.createRule(who, { code: `OVEN-Z${z}`, name: `zone ${z} temperature`, kind: 'reading_out_of_limits', stationId: oven, readingName: `zone${z}.temp`, params: { min: 150, max: 260, consecutive: 3 }, actions: ['alert'] });
+    }
+    const bareEquipment = createEquipmentService(s.db);
+    let tick = 0;
+    const t00 = Date.now() - 86400_000;
+    const ovenMessage = (): ReadingInput[] => {
+      const at = new Date(t00 + tick++ * 1000);
+      return Array.from({ length: 20 }, (_, k) => ({
+        at, stationId: oven, equipmentId: null, unitIdentifier: null, name: k < 10 ? `zone${k + 1}.temp` : `zone${k - 9}.blower`,
+        value: k < 10 ? (rng() < 0.01 ? 275 : 200 + rng() * 20) : 40 + rng() * 10, textValue: null, unit: k < 10 ? 'C' : '%', source: 'mqtt', origin: 'bench',
+      }));
+    };
+    const readingBatches = opt('--reading-batches', 4000);
+    await runPhase(concurrency, 100, async () => void (await db.tx((tx) => s.equipment.recordReadings(tx, ovenMessage()))));
+    const withRules = { n: 0, seconds: 0 };
+    const withoutRules = { n: 0, seconds: 0 };
+    for (let round = 0; round < rounds; round++) {
+      const a = await runPhase(concurrency, Math.ceil(readingBatches / rounds), async () => void (await db.tx((tx) => s.equipment.recordReadings(tx, ovenMessage()))));
+      const b = await runPhase(concurrency, Math.ceil(readingBatches / rounds), async () => void (await db.tx((tx) => bareEquipment.recordReadings(tx, ovenMessage()))));
+      withRules.n += a.n;
+      withRules.seconds += a.seconds;
+      withoutRules.n += b.n;
+      withoutRules.seconds += b.seconds;
+    }
+    const readingAlerts = (await db.one<{ n: number }>(`SELECT count(*)::int AS n FROM quality_alerts WHERE kind = 'reading_out_of_limits'`))!.n;
+
     const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     const summary = {
       ingestion: {
@@ -153,6 +186,12 @@ export default async function quality(args: string[]): Promise<void> {
         bareRead: { ms: { min: Math.min(...bare), median: med(bare) } },
       },
       interlock: { validateWithoutQualityMs: withoutQ, validateWithQualityMs: withQ },
+      readings: {
+        perMessage: 20, rules: 10, concurrency,
+        withRules: { messages: withRules.n, perSecond: Math.round((withRules.n * 20) / withRules.seconds) },
+        withoutRules: { messages: withoutRules.n, perSecond: Math.round((withoutRules.n * 20) / withoutRules.seconds) },
+        alertsFired: readingAlerts,
+      },
     };
     console.log(JSON.stringify(summary, null, 2));
     const f = (x: number) => x.toFixed(1);
@@ -166,6 +205,8 @@ export default async function quality(args: string[]): Promise<void> {
     console.log(`| bare read of the same units, results, process records (median of 5) | ${f(summary.clearance.bareRead.ms.median)} ms |`);
     console.log(`| validate p50 / p99 without quality rules | ${f(withoutQ.p50)} / ${f(withoutQ.p99)} ms |`);
     console.log(`| validate p50 / p99 with quality rules | ${f(withQ.p50)} / ${f(withQ.p99)} ms |`);
+    console.log(`| readings stored, 20 per message (${concurrency} in parallel), 10 reading rules on | ${summary.readings.withRules.perSecond.toLocaleString('en')} readings/s |`);
+    console.log(`| readings stored, same, without the reading-rule hook | ${summary.readings.withoutRules.perSecond.toLocaleString('en')} readings/s |`);
   } finally {
     await db.close();
     if (!args.includes('--keep')) await scratch.drop();
