@@ -1,6 +1,6 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeQualityWorkOrder, system, testDb, testServices } from '../helpers.ts';
+import { makeQualityWorkOrder, system, testDb, testServices, uniq } from '../helpers.ts';
 import { createUser, launchBrowser, login, newPage, openMenu, PASSWORD, screenshot, startUiServer, type UiPage, type UiServer } from './support.ts';
 
 /** Quality office screens in the browser: NCR closure with an electronic signature, review queue, holds. */
@@ -37,14 +37,19 @@ describe('NCR closure', () => {
   it('is refused while a linked unit is open, a wrong password is refused, and the signed closure goes through', async () => {
     const m = await makeQualityWorkOrder();
     const [a, b] = (await s().tracking.generateUnits(system, { workOrder: m.wo.id, count: 2 })).serials as [string, string];
-    const ncr = await s().quality.createNcr(system, {
-      title: 'Solder bridges on U1 after stencil change', subject: { kind: 'unit', serial: a }, serials: [b],
-      description: 'AOI found bridges between U1 pins 4-5 on two boards.', containment: 'Line stopped; boards of the shift held.',
-    });
-
     await openMenu(page, 'NCRs');
-    await page.getByTestId('ncrs').getByText(ncr.number, { exact: true }).click();
+    await page.getByRole('button', { name: 'New NCR' }).click();
+    await page.getByLabel('Title', { exact: true }).fill('Solder bridges on U1 after stencil change');
+    await page.getByLabel('Serial', { exact: true }).fill(a);
+    await page.getByLabel('Description', { exact: true }).fill('AOI found bridges between U1 pins 4-5 on two boards.');
+    await page.getByLabel('Containment', { exact: true }).fill('Line stopped; boards of the shift held.');
+    await page.getByLabel('Further affected units').fill(b);
+    await page.getByRole('button', { name: 'Raise NCR' }).click();
     await page.getByTestId('ncr-units').waitFor();
+    const [ncr] = await s().quality.listNcrs({ serial: a });
+    expect(ncr).toMatchObject({ title: 'Solder bridges on U1 after stencil change', subjectKind: 'unit', state: 'open', createdBy: qe.username });
+    expect((await s().quality.getNcr(ncr!.id)).units.map((u) => u.serial).sort()).toEqual([a, b].sort());
+    await page.getByTestId(`ncr-unit-${b}`).waitFor();
     await screenshot(page, 'ncr');
 
     // Root cause and corrective action are recorded on the screen.
@@ -52,7 +57,7 @@ describe('NCR closure', () => {
     await page.getByLabel('Corrective action', { exact: true }).fill('Stencil reworked to 0.10 mm; first article required');
     await page.getByRole('button', { name: 'Save investigation' }).click();
     await page.getByText('Investigation saved').waitFor();
-    expect((await s().quality.getNcr(ncr.id)).rootCause).toBe('Stencil aperture for U1 too large after the change');
+    expect((await s().quality.getNcr(ncr!.id)).rootCause).toBe('Stencil aperture for U1 too large after the change');
 
     // Closing with both units open: refused, every open unit named.
     await page.getByRole('button', { name: 'Close NCR' }).click();
@@ -66,7 +71,7 @@ describe('NCR closure', () => {
     const open = await page.getByTestId('ncr-open-units').locator('li').allInnerTexts();
     expect(open.map((t) => t.split('\n')[0]).sort()).toEqual([a, b].sort());
     await screenshot(page, 'ncr-close-refused');
-    expect((await s().quality.getNcr(ncr.id)).state).toBe('open');
+    expect((await s().quality.getNcr(ncr!.id)).state).toBe('open');
 
     // Scrap one unit from the screen: still refused, now naming only the other one.
     await page.getByTestId(`ncr-unit-${a}`).getByRole('button', { name: 'Disposition…' }).click();
@@ -94,20 +99,24 @@ describe('NCR closure', () => {
     await dialog.locator('.error-panel[data-code="SIGNATURE_INVALID"]').waitFor();
     expect(await dialog.getByLabel('Password', { exact: true }).inputValue()).toBe('');
     await screenshot(page, 'ncr-signature-refused');
-    expect((await s().quality.getNcr(ncr.id)).state).toBe('open');
+    expect((await s().quality.getNcr(ncr!.id)).state).toBe('open');
 
     // The password re-entered: closed and signed.
     await dialog.getByLabel('Password', { exact: true }).fill(PASSWORD);
     await dialog.getByRole('button', { name: /^Sign/ }).click();
-    await page.getByText(`${ncr.number} closed and signed`).waitFor();
+    await page.getByText(`${ncr!.number} closed and signed`).waitFor();
     await page.locator('[data-verdict="go"]').getByText('Closed', { exact: true }).waitFor();
-    const closed = await s().quality.getNcr(ncr.id);
+    const closed = await s().quality.getNcr(ncr!.id);
     expect(closed.state).toBe('closed');
     expect(closed.closedBy).toBe(qe.username);
     const sig = await testDb().one<{ meaning: string; reason: string; signer_username: string }>('SELECT meaning, reason, signer_username FROM quality_signatures WHERE id = $1', [closed.closeSignatureId]);
     expect(sig).toEqual({ meaning: 'closed', reason: 'All affected units scrapped; corrective action in place', signer_username: qe.username });
     expect(await page.getByRole('button', { name: 'Close NCR' }).count()).toBe(0);
     await screenshot(page, 'ncr-closed');
+    await page.getByRole('link', { name: 'NCRs', exact: true }).first().click();
+    await page.getByLabel('State').selectOption('');
+    await page.getByTestId('ncrs').getByText(ncr!.number, { exact: true }).waitFor();
+    await screenshot(page, 'ncrs');
     expect(ui.errors).toEqual([]);
   });
 });
@@ -116,13 +125,14 @@ describe('review queue and holds', () => {
   it('confirms and false-calls machine calls; places a hold by scope and releases it signed', async () => {
     const m = await makeQualityWorkOrder();
     const [u1, u2] = (await s().tracking.generateUnits(system, { workOrder: m.wo.id, count: 2 })).serials as [string, string];
+    await s().quality.createRule(system, { code: uniq('BRIDGE-R1-'), name: 'Bridges repeating at R1', kind: 'defect_repeat', productId: m.product.id, method: 'aoi', params: { count: 2, window: 10 }, actions: ['alert'] });
     await s().quality.recordResults(system, [
       { stationId: m.stations.aoi!.id, unit: u1, method: 'aoi', result: 'fail', defects: [{ code: 'BRIDGE', refdes: 'R1' }, { code: 'TOMBSTONE', refdes: 'R2' }] },
-      { stationId: m.stations.aoi!.id, unit: u2, method: 'aoi', result: 'fail', defects: [{ code: 'MISSING', refdes: 'R3' }] },
+      { stationId: m.stations.aoi!.id, unit: u2, method: 'aoi', result: 'fail', defects: [{ code: 'BRIDGE', refdes: 'R1' }, { code: 'MISSING', refdes: 'R3' }] },
     ]);
     await openMenu(page, 'Defect review');
     const queue = page.getByTestId('review-queue');
-    await queue.getByText(u2, { exact: true }).waitFor();
+    await queue.getByText(u2, { exact: true }).first().waitFor();
     await screenshot(page, 'defect-review');
     const defects = await s().quality.listDefects({ serial: u1 });
     const bridge = defects.find((d) => d.code === 'BRIDGE')!;
@@ -134,6 +144,15 @@ describe('review queue and holds', () => {
     const after = await s().quality.listDefects({ serial: u1 });
     expect(Object.fromEntries(after.map((d) => [d.code, d.verification]))).toEqual({ BRIDGE: 'confirmed', TOMBSTONE: 'false_call' });
     expect(await page.getByTestId(`call-${bridge.id}`).count()).toBe(0);
+
+    // The repeated bridge at R1 fired the rule: its alert is listed and acknowledged from the screen.
+    await openMenu(page, 'Rule alerts');
+    const alert = page.getByTestId('alerts').locator('tr', { hasText: m.wo.number });
+    await alert.waitFor();
+    await screenshot(page, 'alerts');
+    await alert.getByRole('button', { name: 'Acknowledge' }).click();
+    await page.getByText(/^Alert \d+ acknowledged$/).waitFor();
+    expect((await s().quality.listAlerts({ workOrderId: m.wo.id })).map((x) => x.state)).toEqual(['acknowledged']);
 
     await openMenu(page, 'Holds');
     await page.getByRole('button', { name: 'Place a hold' }).click();
@@ -154,6 +173,66 @@ describe('review queue and holds', () => {
     const held = (await s().quality.listHolds({ workOrderId: m.wo.id })).find((h) => h.number === number)!;
     expect(held.releasedBy).toBe(qe.username);
     expect(held.releaseSignatureId).not.toBeNull();
+    expect(ui.errors).toEqual([]);
+  });
+});
+
+describe('dispositions', () => {
+  it('offers use-as-is only to quality engineers, signed; a technician sees repair, retest and scrap', async () => {
+    // AOI failures stop the unit (failed, waiting for a disposition).
+    const m = await makeQualityWorkOrder({
+      route: [
+        { seq: 10, name: 'Print', stationType: 'printer' },
+        { seq: 20, name: 'Place', stationType: 'placement' },
+        { seq: 30, name: 'AOI', stationType: 'aoi', onFail: 'hold' },
+        { seq: 90, name: 'Repair', stationType: 'rework', isRepair: true },
+      ],
+    });
+    const [u, v] = (await s().tracking.generateUnits(system, { workOrder: m.wo.id, count: 2 })).serials as [string, string];
+    for (const x of [u, v]) {
+      await s().tracking.complete(system, { stationId: m.stations.printer!.id, identifier: x, result: 'pass' });
+      await s().tracking.complete(system, { stationId: m.stations.placement!.id, identifier: x, result: 'pass' });
+      await s().tracking.complete(system, { stationId: m.stations.aoi!.id, identifier: x, result: 'fail' });
+    }
+    // A technician: no use-as-is.
+    const tech = await createUser('technician');
+    const other = await newPage(browser);
+    await login(other.page, server.url, tech.username, PASSWORD, '/quality/dispositions');
+    await other.page.locator('#disposition-scan').fill(u);
+    await other.page.locator('#disposition-scan').press('Enter');
+    await other.page.getByTestId('disposition-form').waitFor();
+    const techOptions = await other.page.getByTestId('disposition-form').getByLabel('Decision').locator('option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
+    expect(techOptions).toEqual(['repair', 'retest', 'scrap']);
+    await other.context.close();
+
+    await openMenu(page, 'Dispositions');
+    await page.locator('#disposition-scan').fill(u);
+    await page.locator('#disposition-scan').press('Enter');
+    await page.getByTestId('unit-blockers').waitFor();
+    expect(await page.getByTestId('unit-blockers').locator('li').evaluateAll((ls) => ls.map((l) => l.getAttribute('data-code')))).toContain('UNIT_FAILED');
+    const form = page.getByTestId('disposition-form');
+    expect(await form.getByLabel('Decision').locator('option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value))).toEqual(['repair', 'retest', 'scrap', 'use-as-is']);
+    await form.getByLabel('Decision').selectOption('use-as-is');
+    await form.getByLabel('Reason', { exact: true }).fill('Cosmetic flux residue only; MRB accepts');
+    await screenshot(page, 'dispositions');
+    await form.getByRole('button', { name: 'Sign use-as-is…' }).click();
+    const dialog = page.getByTestId('signature-dialog');
+    expect(await dialog.getByLabel('Meaning').inputValue()).toBe('accepted');
+    await dialog.getByLabel('Reason', { exact: true }).fill('Reviewed by the material review board');
+    await dialog.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await dialog.getByRole('button', { name: /^Sign/ }).click();
+    await page.getByText(`Unit ${u}: use-as-is (signed)`).waitFor();
+    const [d] = await s().quality.listDispositions({ serial: u });
+    expect(d).toMatchObject({ decision: 'use-as-is', createdBy: qe.username });
+    expect(d!.signatureId).not.toBeNull();
+    // A repair needs no signature.
+    await page.locator('#disposition-scan').fill(v);
+    await page.locator('#disposition-scan').press('Enter');
+    await page.getByRole('heading', { name: `Unit ${v} · failed` }).waitFor();
+    await page.getByTestId('disposition-form').getByLabel('Reason', { exact: true }).fill('Bridge on R1: reflow by hand');
+    await page.getByTestId('disposition-form').getByRole('button', { name: 'Disposition: repair' }).click();
+    await page.getByText(`Unit ${v}: repair`).waitFor();
+    expect((await s().quality.listDispositions({ serial: v }))[0]).toMatchObject({ decision: 'repair', signatureId: null });
     expect(ui.errors).toEqual([]);
   });
 });

@@ -24,8 +24,8 @@ export function DispositionsPage() {
   const [unit, setUnit] = useState<UnitQuality | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
-  const open = async (serial: string) => {
-    setNotice(null);
+  const open = async (serial: string, keepNotice = false) => {
+    if (!keepNotice) setNotice(null);
     try {
       setUnit(await qualityApi.unit(serial));
       setError(null);
@@ -40,7 +40,7 @@ export function DispositionsPage() {
     <>
       <PageHeader title="Dispositions" subtitle="Failed units wait for a decision: repair, retest, scrap, or use as is (signed)." />
       <Panel className="scan-panel">
-        <ScanInput id="disposition-scan" label="Scan the unit's serial" onScan={open} holdFocus={false} />
+        <ScanInput id="disposition-scan" label="Scan the unit's serial" onScan={(code) => open(code)} holdFocus={false} />
       </Panel>
       {notice ? <Notice onClose={() => setNotice(null)}>{notice}</Notice> : null}
       {error ? <Verdict kind="nogo" size="compact" title="Unit not found" reason={error.detail} code={error.code} /> : null}
@@ -68,7 +68,7 @@ export function DispositionsPage() {
                 setNotice(m);
                 failed.reload();
                 recent.reload();
-                void open(u.serial);
+                void open(u.serial, true);
               }}
             />
           ) : null}
