@@ -55,6 +55,8 @@ CREATE TRIGGER material_installs_no_truncate BEFORE TRUNCATE ON material_install
 
 -- M2 at query time: passages of a machine in a time range, and setups of a machine by load time.
 CREATE INDEX process_records_equipment_idx ON process_records (equipment_id, completed_at) WHERE equipment_id IS NOT NULL;
+-- Passages recorded at a station without naming the machine (few): by station and time.
+CREATE INDEX process_records_station_no_equipment_idx ON process_records (station_id, completed_at) WHERE equipment_id IS NULL;
 CREATE INDEX feeder_setups_equipment_loaded_idx ON feeder_setups (equipment_id, loaded_at);
 -- Where-used of a work order's material (usage log) and paste / stencil mounts by time.
 CREATE INDEX feeder_setups_work_order_idx ON feeder_setups (work_order_id) WHERE work_order_id IS NOT NULL;

@@ -119,6 +119,9 @@ export interface InstallRecord {
 
 type Source = 'cfx' | 'rest' | 'rework';
 
+/** R2 before R10. */
+const REFDES_ORDER = new Intl.Collator('en', { numeric: true });
+
 /** The parts of a build basis the trace needs, parsed once per basis (a basis never changes). */
 interface BasisTrace {
   /** refdes → part of the placed, not-DNP BOM lines. */
@@ -131,8 +134,13 @@ const INSTALL_SELECT = `SELECT mi.id, mi.unit_id AS "unitId", u.serial, mi.kind,
   mi.station_id AS "stationId", mi.slot, mi.quantity, mi.quantity_unit AS "quantityUnit", mi.installed_at AS "installedAt", mi.source, mi.removed_at AS "removedAt",
   mi.removal_reason AS "removalReason" FROM material_installs mi JOIN units u ON u.id = mi.unit_id JOIN material_packages pk ON pk.id = mi.package_id`;
 
-/** How long after a setup interval ended a passage may still complete and count (its start must lie in the interval). */
-export const MAX_PASSAGE_MS = 24 * 3_600_000;
+/**
+ * Where-used from the setup side scans a machine's passages completed from the interval's start up
+ * to this long after its end (a passage that started inside the interval may complete later). A
+ * placement passage (start → complete) longer than this, at the end of a setup interval, is not
+ * found from that interval; the unit side (unitMaterials) has no such bound.
+ */
+export const MAX_PASSAGE_MS = 8 * 3_600_000;
 
 /**
  * Units processed at a machine during time intervals: `$1` equipment ids, `$2` from, `$3` until
@@ -148,7 +156,7 @@ function passagesSql(intervals: string, filtered: boolean): string {
        AND pr.completed_at >= iv.since AND pr.completed_at < iv.until + interval '${MAX_PASSAGE_MS / 1000} seconds'
        AND COALESCE(pr.started_at, pr.completed_at) < iv.until ${filter}
     UNION
-    SELECT pr.unit_id FROM ${intervals} iv JOIN equipment e ON e.id = iv.equipment_id JOIN process_records pr ON pr.station_id = e.station_id AND pr.equipment_id IS NULL
+    SELECT pr.unit_id FROM ${intervals} iv JOIN process_records pr ON pr.station_id = iv.station_id AND pr.equipment_id IS NULL
        AND pr.completed_at >= iv.since AND pr.completed_at < iv.until + interval '${MAX_PASSAGE_MS / 1000} seconds'
        AND COALESCE(pr.started_at, pr.completed_at) < iv.until ${filter}`;
 }
@@ -178,7 +186,8 @@ const M3_WHERE_USED_SQL = `SELECT unit_id FROM material_installs WHERE package_i
 
 /** Units processed at a printer while a paste jar / stencil was mounted on it. */
 const MOUNT_WHERE_USED_SQL = (column: 'package_id' | 'stencil_id') => `
-  WITH iv AS (SELECT c.equipment_id, c.mounted_at AS since, COALESCE(c.unmounted_at, 'infinity'::timestamptz) AS until FROM consumable_mounts c WHERE c.${column} = $1)
+  WITH iv AS (SELECT c.equipment_id, e.station_id, c.mounted_at AS since, COALESCE(c.unmounted_at, 'infinity'::timestamptz) AS until
+                FROM consumable_mounts c JOIN equipment e ON e.id = c.equipment_id WHERE c.${column} = $1)
   ${passagesSql('iv', false)}`;
 
 export interface TraceDeps {
@@ -452,7 +461,7 @@ export function createTraceService(db: Db, deps: TraceDeps) {
    * applied in time order; a designator whose M3 material was removed and not replaced is left out.
    */
   async function unitMaterials(unitId: number, q: Queryable = db): Promise<UnitMaterial[]> {
-    const unit = (await q.query<{ basisId: number | null }>('SELECT w.basis_id AS "basisId" FROM units u JOIN work_orders w ON w.id = u.work_order_id WHERE u.id = $1', [unitId])).rows[0];
+    const unit = (await q.query<{ basisId: number | null }>('SELECT w.basis_id AS "basisId" FROM units u JOIN work_orders w ON w.id = u.work_order_id WHERE u.id = $1', [unitId], 'materials.unit_basis')).rows[0];
     if (!unit) throw notFound('unit', unitId);
     if (unit.basisId === null) return [];
     const basis = await basisTrace(q, unit.basisId);
@@ -466,6 +475,7 @@ export function createTraceService(db: Db, deps: TraceDeps) {
           WHERE pr.unit_id = $1 AND st.type = ANY($2::text[])
           ORDER BY pr.visit`,
         [unitId, [...new Set(basis.programs.map((p) => p.stationType))]],
+        'materials.unit_passages',
       )
     ).rows;
     // (passage, slot) pairs the unit's program places.
@@ -504,6 +514,7 @@ export function createTraceService(db: Db, deps: TraceDeps) {
            JOIN equipment e ON e.id = x.equipment_id ${CANDIDATE_FROM}
           ORDER BY x.w, x.loaded_at, x.package_id`,
         [ix, eqs, slots, starts, ends],
+        'materials.unit_m2',
       )
     ).rows;
     // M3 rows (installed, active or removed) and rework replacements, oldest first.
@@ -519,6 +530,7 @@ export function createTraceService(db: Db, deps: TraceDeps) {
            LEFT JOIN equipment e ON e.id = x.equipment_id ${CANDIDATE_FROM}
           ORDER BY x.since, x.k, x.ord`,
         [unitId],
+        'materials.unit_m3',
       )
     ).rows;
 
@@ -538,11 +550,12 @@ export function createTraceService(db: Db, deps: TraceDeps) {
     for (const r of m2) {
       const s = want[r.w]!;
       if (r.partId !== s.partId) continue; // a package left in a slot the unit's program uses for another part
+      const c = toCandidate(r);
       for (const d of s.refdes) {
         const line = basis.bom.get(d)!;
         let um = out.get(d);
         if (!um) out.set(d, (um = { refdes: d, partId: line.partId, ipn: line.ipn, source: 'M2', candidates: [] }));
-        if (!um.candidates.some((c) => c.packageId === r.packageId && c.from.getTime() === r.from.getTime())) um.candidates.push(toCandidate(r));
+        if (!um.candidates.some((x) => x.packageId === c.packageId && x.from.getTime() === c.from.getTime())) um.candidates.push({ ...c });
       }
     }
     // M3: the latest row per designator decides (removed → nothing installed); rework replaces in time order.
@@ -554,7 +567,7 @@ export function createTraceService(db: Db, deps: TraceDeps) {
       if (r === null) out.delete(d);
       else out.set(d, { refdes: d, partId: line.partId, ipn: line.ipn, source: 'M3', candidates: [toCandidate(r)] });
     }
-    return [...out.values()].sort((a, b) => a.refdes.localeCompare(b.refdes, 'en', { numeric: true }));
+    return [...out.values()].sort((a, b) => REFDES_ORDER.compare(a.refdes, b.refdes));
   }
 
   // ---------------------------------------------------------------- where-used
@@ -607,9 +620,9 @@ export function createTraceService(db: Db, deps: TraceDeps) {
     if (mount) {
       for (const r of (await q.query<{ unit_id: number }>(MOUNT_WHERE_USED_SQL(mount.column), [mount.id])).rows) via.set(r.unit_id, 'M2');
     } else if (packages.length) {
-      for (const r of (await q.query<{ unit_id: number }>(M2_WHERE_USED_SQL, [packages])).rows) via.set(r.unit_id, 'M2');
+      for (const r of (await q.query<{ unit_id: number }>(M2_WHERE_USED_SQL, [packages], 'materials.where_used_m2')).rows) via.set(r.unit_id, 'M2');
     }
-    if (packages.length) for (const r of (await q.query<{ unit_id: number }>(M3_WHERE_USED_SQL, [packages])).rows) via.set(r.unit_id, 'M3');
+    if (packages.length) for (const r of (await q.query<{ unit_id: number }>(M3_WHERE_USED_SQL, [packages], 'materials.where_used_m3')).rows) via.set(r.unit_id, 'M3');
     return { units: [...via].map(([unitId, v]) => ({ unitId, via: v })).sort((a, b) => a.unitId - b.unitId), packages };
   }
 
