@@ -16,7 +16,8 @@
  * earlier ones have answered; latency from send to last byte, measured with performance.now()),
  * because autocannon's rate limit sends each second's quota in one burst and counts whole ms.
  *
- * Options: --duration <s> (mixed phase, default 20), --keep (keep the scratch database).
+ * Options: --duration <s> (mixed phase, default 20), --keep (keep the scratch database),
+ * --setup-only (build and keep the scratch database, print its URL; for profiling by hand).
  * Server mode (used internally): --serve <databaseUrl> | --bare.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -58,6 +59,11 @@ export default async function interlock(args: string[]): Promise<void> {
     const fx = await buildFactory(services);
     console.log(`setup: ${HISTORY_UNITS} units of history (${HISTORY_UNITS * 3} process records) + ${LIVE_UNITS} live units + ${PANELS} ${PANEL_POSITIONS}-up panels in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     await db.close();
+    if (args.includes('--setup-only')) {
+      // For profiling by hand: the scratch database is kept, its URL and the token printed.
+      console.log(JSON.stringify({ url: scratch.url, token: fx.token, printer: fx.printer, liveWo: fx.liveWo }));
+      return;
+    }
 
     const bare = await child(['--bare'], children);
     const mes = await child(['--serve', scratch.url, '--pool', '20'], children);
@@ -141,7 +147,7 @@ export default async function interlock(args: string[]): Promise<void> {
     if (!consistent) process.exitCode = 1;
   } finally {
     await stop(children);
-    if (!args.includes('--keep')) await scratch.drop();
+    if (!args.includes('--keep') && !args.includes('--setup-only')) await scratch.drop();
   }
 }
 

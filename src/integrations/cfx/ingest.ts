@@ -6,7 +6,8 @@ import {
   CfxDecodeError, decodeCfxPayload, encodeCfxEnvelope, makeNotSupportedResponse, type CfxDecodeResult, type CfxEnvelope, type CfxOutgoingEnvelope,
 } from './codec.ts';
 import { classifyMessage, SUPPORTED_MESSAGES, validateMessage, type CfxFieldError, type TypedMessage } from './messages.ts';
-import type { CfxDeps, EndpointInfo, HandlerContext, HandlerRegistry, HandlerResult, Machine, Rejection } from './handlers/types.ts';
+import type { CfxDeps, EndpointInfo, HandlerContext, HandlerRegistry, HandlerResult, Machine, PassageRequest, Rejection } from './handlers/types.ts';
+import type { BatchResult } from '../../modules/tracking/index.ts';
 import { machinePrincipal, type MachineResolver } from './machines.ts';
 import { insertDeadLetters, type NewDeadLetter } from '../store.ts';
 
@@ -135,6 +136,8 @@ interface Work {
   rejection?: Rejection | null;
   response?: Record<string, unknown> | null;
   deadLetterId?: number;
+  /** Safe mode: the outcome its passages' finish gave (the handler returned pending). */
+  passageResult?: HandlerResult;
 }
 
 class SafeModeNeeded extends Error {}
@@ -195,6 +198,7 @@ export function createCfxPipeline(deps: CfxDeps, registry: HandlerRegistry, reso
   // ── processing (in the batch transaction) ──────────────────────────────────────────────
 
   function setResult(w: Work, r: HandlerResult): void {
+    if (r.outcome === 'pending') throw new Error(`${w.env.messageName} ${w.env.uniqueId}: pending outcome without queued passages`);
     w.outcome = r.outcome;
     w.detail = 'detail' in r ? (r.detail ?? null) : null;
     w.rejection = r.outcome === 'rejected' ? r.rejection : null;
@@ -203,7 +207,7 @@ export function createCfxPipeline(deps: CfxDeps, registry: HandlerRegistry, reso
 
   type Deferred = Map<string, { rows: unknown[]; write: (q: Queryable, rows: unknown[]) => Promise<unknown> }>;
 
-  async function process(tx: Tx, w: Work, batch: Map<string, Work>, safe: boolean, deferred: Deferred): Promise<void> {
+  async function process(tx: Tx, w: Work, batch: Map<string, Work>, safe: boolean, deferred: Deferred, wave: Wave): Promise<void> {
     const env = w.env;
     if (env.source !== null && env.source === opts.handle) {
       w.outcome = 'own';
@@ -258,6 +262,15 @@ export function createCfxPipeline(deps: CfxDeps, registry: HandlerRegistry, reso
         if (safe) await write(tx, rows);
         else staged.push([key, rows, write as (q: Queryable, rows: unknown[]) => Promise<unknown>]);
       },
+      passages: async (requests, finish) => {
+        const principal = ctx.principal;
+        if (safe) {
+          // Safe mode: at once, inside this message's savepoint.
+          w.passageResult = await finish(await runPassages(principal, requests));
+          return;
+        }
+        await wave.add({ work: w, principal, requests, finish });
+      },
     };
     const commitStaged = () => {
       for (const [key, rows, write] of staged) {
@@ -279,6 +292,10 @@ export function createCfxPipeline(deps: CfxDeps, registry: HandlerRegistry, reso
       }
       if (isTainted()) throw new SafeModeNeeded(`${env.messageName} ${env.uniqueId}: a service refused after writing`);
       commitStaged();
+      if (r.outcome === 'pending') {
+        if (!wave.has(w)) throw new SafeModeNeeded(`${env.messageName} ${env.uniqueId}: pending outcome without queued passages`);
+        return; // the wave's flush gives the outcome
+      }
       return setResult(w, r);
     }
     const sp = 'cfx_msg';
@@ -308,8 +325,96 @@ export function createCfxPipeline(deps: CfxDeps, registry: HandlerRegistry, reso
         return setResult(w, { outcome: 'rejected', rejection: { code: 'HANDLER_FAILED', message: 'processing left the transaction in an error state' } });
       }
     }
+    if (result.outcome === 'pending') {
+      if (!w.passageResult) return setResult(w, { outcome: 'rejected', rejection: { code: 'HANDLER_FAILED', message: 'the handler queued no passages' } });
+      return setResult(w, w.passageResult);
+    }
     setResult(w, result);
   }
+
+  // ── tracking passages, applied in waves ────────────────────────────────────────────────
+
+  /** Runs passages through the tracking service's batch operations, one call per kind; results in request order. */
+  async function runPassages(principal: Principal, requests: PassageRequest[]): Promise<BatchResult<unknown>[]> {
+    const tracking = deps.tracking;
+    if (!tracking) throw new Error('tracking service not available');
+    const out: BatchResult<unknown>[] = new Array(requests.length);
+    const of = <K extends PassageRequest['kind']>(k: K) => requests.map((r, i) => [r, i] as const).filter(([r]) => r.kind === k) as [Extract<PassageRequest, { kind: K }>, number][];
+    const starts = of('start');
+    if (starts.length) (await tracking.startBatch(principal, starts.map(([r]) => r.input))).forEach((r, k) => (out[starts[k]![1]] = r));
+    const completes = of('complete');
+    if (completes.length) (await tracking.completeBatch(principal, completes.map(([r]) => r.input))).forEach((r, k) => (out[completes[k]![1]] = r));
+    for (const [r, i] of of('abort')) {
+      try {
+        out[i] = { ok: true, value: await tracking.abort(principal, r.input) };
+      } catch (e) {
+        if (!(e instanceof AppError) || e.status >= 500) throw e;
+        out[i] = { ok: false, error: e };
+      }
+    }
+    return out;
+  }
+
+  interface WaveEntry { work: Work; principal: Principal; requests: PassageRequest[]; finish: (results: BatchResult<unknown>[]) => Promise<HandlerResult> }
+
+  /**
+   * The passages queued by the messages of a batch, applied together (one batch call per
+   * machine and kind) when something needs their effects: another passage of the same unit, a
+   * message other than the pure appends and the passage messages themselves (see before), or
+   * the end of the batch. So every message sees what the messages before it did.
+   */
+  function createWave() {
+    let entries: WaveEntry[] = [];
+    let ids = new Set<string>();
+    const members = new Set<Work>();
+    async function flush(): Promise<void> {
+      if (entries.length === 0) return;
+      const now = entries;
+      entries = [];
+      ids = new Set();
+      const groups = new Map<string, WaveEntry[]>();
+      for (const e of now) {
+        const k = `${e.principal.kind}:${e.principal.name}:${e.principal.stationIds?.join(',') ?? ''}`;
+        const g = groups.get(k);
+        if (g) g.push(e);
+        else groups.set(k, [e]);
+      }
+      for (const g of groups.values()) {
+        const results = await runPassages(g[0]!.principal, g.flatMap((e) => e.requests));
+        let k = 0;
+        for (const e of g) {
+          const mine = results.slice(k, k + e.requests.length);
+          k += e.requests.length;
+          setResult(e.work, await e.finish(mine));
+          members.delete(e.work);
+        }
+      }
+    }
+    return {
+      flush,
+      has: (w: Work) => members.has(w),
+      get size() {
+        return entries.length;
+      },
+      /** Queues a message's passages; applies the queued ones first when they concern the same identifiers. */
+      async add(e: WaveEntry): Promise<void> {
+        if (e.requests.some((r) => ids.has(r.input.identifier))) await flush();
+        entries.push(e);
+        members.add(e.work);
+        for (const r of e.requests) ids.add(r.input.identifier);
+      },
+      /**
+       * Before a message that may read (or change) what the interlock judges, the queued
+       * passages are applied: a message about their units, but also one about a machine's
+       * setup or materials, a request, a quality result. Only the pure appends and the passage
+       * messages themselves let the wave grow (NON_READERS).
+       */
+      async before(w: Work): Promise<void> {
+        if (entries.length && !NON_READERS.has(w.env.messageName)) await flush();
+      },
+    };
+  }
+  type Wave = ReturnType<typeof createWave>;
 
   /** Gives an earlier message its final outcome (see HandlerContext.settle). */
   async function settle(tx: Tx, batch: Map<string, Work>, uniqueId: string, r: HandlerResult): Promise<void> {
@@ -416,6 +521,7 @@ export function createCfxPipeline(deps: CfxDeps, registry: HandlerRegistry, reso
         const batch = new Map<string, Work>();
         const fresh: Work[] = [];
         const deferred: Deferred = new Map();
+        const wave = createWave();
         for (const [k, w] of works.entries()) {
           if (k % 50 === 49) await yieldToIo();
           const prior = existing.get(w.env.uniqueId);
@@ -428,8 +534,12 @@ export function createCfxPipeline(deps: CfxDeps, registry: HandlerRegistry, reso
           }
           batch.set(w.env.uniqueId, w);
           fresh.push(w);
-          await process(tx, w, batch, safe, deferred);
+          await wave.before(w);
+          await process(tx, w, batch, safe, deferred, wave);
         }
+        await wave.flush();
+        const unsettled = fresh.find((w) => w.outcome === undefined);
+        if (unsettled) throw new SafeModeNeeded(`${unsettled.env.messageName} ${unsettled.env.uniqueId} got no outcome`);
         // A request repeated inside one batch gets the first one's answer.
         for (const w of works) if (w.outcome === 'duplicate' && !w.response) w.response = batch.get(w.env.uniqueId)?.response ?? null;
         await flush(tx, items, fresh, deferred);
@@ -489,3 +599,17 @@ function isConnectionError(e: unknown): boolean {
   const code = (e as { code?: string }).code ?? '';
   return ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', '57P01', '57P03', '08006', '08003', '08001'].includes(code) || /Connection terminated|not queryable/i.test(String((e as Error)?.message));
 }
+
+/**
+ * Messages that neither read nor change anything the interlock or a passage judges: event-log
+ * and reading appends (deferred to the end of the batch anyway), station states and faults,
+ * heartbeats; and the passage messages, whose passages queue themselves. Before any other
+ * message the queued passages are applied.
+ */
+const NON_READERS = new Set([
+  'CFX.Production.WorkStarted', 'CFX.Production.WorkCompleted', 'CFX.Production.UnitsArrived', 'CFX.Production.UnitsDeparted',
+  'CFX.Sensor.Identification.IdentifiersRead', 'CFX.Production.ReadingsRecorded', 'CFX.Production.Processing.UnitsProcessed',
+  'CFX.ResourcePerformance.StationStateChanged', 'CFX.ResourcePerformance.FaultOccurred', 'CFX.ResourcePerformance.FaultCleared',
+  'CFX.ResourcePerformance.FaultAcknowledged', 'CFX.ResourcePerformance.StationOnline', 'CFX.ResourcePerformance.StationOffline',
+  'CFX.Heartbeat', 'CFX.EndpointConnected', 'CFX.EndpointShuttingDown',
+]);

@@ -1,7 +1,7 @@
 /** Units, panels, lots, the interlock and WIP. Other modules import only this file. */
 export {
   createTrackingService, type TrackingService, type TrackingOptions, type StationSelector, type ValidateInput, type StartInput, type CompleteInput,
-  type Verdict, type UnitVerdict, type CompleteResult, type PassageRecord, type Unit, type ProcessRecord, type Panel, type Lot, type HoldScope,
+  type Verdict, type UnitVerdict, type CompleteResult, type BatchResult, type PassageRecord, type Unit, type ProcessRecord, type Panel, type Lot, type HoldScope,
 } from './service.ts';
 export { registerTrackingRoutes } from './routes.ts';
 export {

@@ -1,8 +1,8 @@
-import { Type } from 'typebox';
+import { Type, type TSchema } from 'typebox';
 import { errors, who, type App } from '../../platform/http.ts';
 import { R } from '../../platform/principal.ts';
 import { DateTime, Enum, NullableDateTime } from '../../platform/schema.ts';
-import type { TrackingService } from './service.ts';
+import type { BatchResult, TrackingService } from './service.ts';
 
 const Id = Type.Integer({ minimum: 1 });
 const NullableInt = Type.Union([Type.Integer(), Type.Null()]);
@@ -89,6 +89,31 @@ const Progress = Type.Object({
 });
 const HoldResult = Type.Object({ scope: Type.String(), identifier: Type.String(), onHold: Type.Boolean(), holdReason: NullableString });
 
+const StartBody = Type.Object({ ...ValidateFields, operator: Type.Optional(Type.Union([Type.String({ maxLength: 100 }), Type.Null()])) }, { additionalProperties: false });
+const CompleteBody = Type.Object(
+  {
+    ...ValidateFields,
+    result: Enum(RESULTS, { description: 'Result of the unit, or of every panel position not listed in positions' }),
+    positions: Type.Optional(Type.Array(Type.Object({ position: Type.Integer({ minimum: 1 }), result: Enum(RESULTS) }, { additionalProperties: false }), { maxItems: 500 })),
+    operator: Type.Optional(Type.Union([Type.String({ maxLength: 100 }), Type.Null()], { description: 'Operator badge / name; defaults to the logged-in user' })),
+    startedAt: Type.Optional(Type.Union([DateTime(), Type.Null()])),
+    completedAt: Type.Optional(Type.Union([DateTime(), Type.Null()])),
+    notes: Type.Optional(Type.Union([Type.String({ maxLength: 2000 }), Type.Null()])),
+  },
+  { additionalProperties: false },
+);
+const ItemError = Type.Object({
+  code: Type.String({ description: 'Stable error code, e.g. INTERLOCK_REFUSED, NOT_FOUND' }), status: Type.Integer({ description: 'The HTTP status the single-item route would answer' }),
+  message: Type.String(), details: Type.Optional(Type.Unknown()), errors: Type.Optional(Type.Array(Type.Unknown())),
+});
+const BatchOf = <T extends TSchema>(value: T) =>
+  Type.Object({ results: Type.Array(Type.Union([Type.Object({ ok: Type.Literal(true), value }), Type.Object({ ok: Type.Literal(false), error: ItemError })]), { description: 'One per item, in order' }) });
+function batchOut<T>(results: BatchResult<T>[]) {
+  return results.map((r) =>
+    r.ok ? r : { ok: false as const, error: { code: r.error.code, status: r.error.status, message: r.error.message, ...(r.error.details ? { details: r.error.details } : {}), ...(r.error.errors ? { errors: r.error.errors } : {}) } },
+  );
+}
+
 export function registerTrackingRoutes(app: App, svc: TrackingService) {
   const read = R.masterDataRead;
 
@@ -105,7 +130,7 @@ export function registerTrackingRoutes(app: App, svc: TrackingService) {
     config: { roles: R.floor },
     schema: {
       tags: ['tracking'], summary: 'A unit or panel starts a step at a station (refused with 409 INTERLOCK_REFUSED on no-go)',
-      body: Type.Object({ ...ValidateFields, operator: Type.Optional(Type.Union([Type.String({ maxLength: 100 }), Type.Null()])) }, { additionalProperties: false }),
+      body: StartBody,
       response: { 200: VerdictSchema, ...errors(400, 403, 404, 409) },
     },
     handler: async (req) => svc.start(who(req), req.body),
@@ -115,21 +140,61 @@ export function registerTrackingRoutes(app: App, svc: TrackingService) {
     schema: {
       tags: ['tracking'], summary: 'A unit or panel completes a step with pass / fail / scrap; the route decides where it goes next',
       description: 'Re-runs the interlock under the unit lock: of concurrent completes of one step exactly one succeeds, the others get 409 INTERLOCK_REFUSED.',
-      body: Type.Object(
-        {
-          ...ValidateFields,
-          result: Enum(RESULTS, { description: 'Result of the unit, or of every panel position not listed in positions' }),
-          positions: Type.Optional(Type.Array(Type.Object({ position: Type.Integer({ minimum: 1 }), result: Enum(RESULTS) }, { additionalProperties: false }), { maxItems: 500 })),
-          operator: Type.Optional(Type.Union([Type.String({ maxLength: 100 }), Type.Null()], { description: 'Operator badge / name; defaults to the logged-in user' })),
-          startedAt: Type.Optional(Type.Union([DateTime(), Type.Null()])),
-          completedAt: Type.Optional(Type.Union([DateTime(), Type.Null()])),
-          notes: Type.Optional(Type.Union([Type.String({ maxLength: 2000 }), Type.Null()])),
-        },
-        { additionalProperties: false },
-      ),
-      response: { 200: CompleteSchema, ...errors(400, 403, 404, 409) },
+      body: CompleteBody, response: { 200: CompleteSchema, ...errors(400, 403, 404, 409) },
     },
     handler: async (req) => svc.complete(who(req), req.body),
+  });
+  app.post('/api/v1/tracking/start-batch', {
+    config: { roles: R.floor },
+    schema: {
+      tags: ['tracking'], summary: 'Many units or panels start steps in one call (set-based); each item gets its own verdict or refusal',
+      description: 'Items are judged and written together; a refused item (INTERLOCK_REFUSED with its verdict) does not hold back the others. Items naming the same unit are applied in order.',
+      body: Type.Object({ items: Type.Array(StartBody, { minItems: 1, maxItems: 500 }) }, { additionalProperties: false }),
+      response: { 200: BatchOf(VerdictSchema), ...errors(400) },
+    },
+    handler: async (req) => ({ results: batchOut(await svc.startBatch(who(req), req.body.items)) }),
+  });
+  app.post('/api/v1/tracking/complete-batch', {
+    config: { roles: R.floor },
+    schema: {
+      tags: ['tracking'], summary: 'Many units or panels complete steps in one call (set-based); each item gets its own result or refusal',
+      description:
+        'The same rules as /complete for every item, with a few statements for the whole batch. A refused item (INTERLOCK_REFUSED with its verdict) does not hold back the others; items naming the same unit are applied in order.',
+      body: Type.Object({ items: Type.Array(CompleteBody, { minItems: 1, maxItems: 500 }) }, { additionalProperties: false }),
+      response: { 200: BatchOf(CompleteSchema), ...errors(400) },
+    },
+    handler: async (req) => ({ results: batchOut(await svc.completeBatch(who(req), req.body.items)) }),
+  });
+  app.post('/api/v1/tracking/abort', {
+    config: { roles: R.floor },
+    schema: {
+      tags: ['tracking'], summary: 'Abort the started step of a unit or panel at this station: it waits for the same step again (no process record; audited)',
+      body: Type.Object({ ...StationFields, identifier: ValidateFields.identifier, reason: Type.Optional(Type.Union([Type.String({ maxLength: 2000 }), Type.Null()])) }, { additionalProperties: false }),
+      response: {
+        200: Type.Object({
+          identifier: Type.String(), station: Type.Object({ id: Type.Integer(), code: Type.String(), type: Type.String() }),
+          units: Type.Array(Type.Object({ unitId: Type.Integer(), serial: Type.String(), position: NullableInt, stepSeq: Type.Integer() })),
+        }),
+        ...errors(400, 403, 404, 409),
+      },
+    },
+    handler: async (req) => svc.abort(who(req), req.body),
+  });
+  app.post('/api/v1/tracking/scrap', {
+    config: { roles: R.floor },
+    schema: {
+      tags: ['tracking'], summary: 'Scrap (disqualify) a unit or every live position of a panel outside a step, with a reason (audited)',
+      body: Type.Object({ ...StationFields, identifier: ValidateFields.identifier, reason: Reason }, { additionalProperties: false }),
+      response: {
+        200: Type.Object({
+          identifier: Type.String(),
+          scrapped: Type.Array(Type.Object({ unitId: Type.Integer(), serial: Type.String(), position: NullableInt, before: Type.String() })),
+          unchanged: Type.Array(Type.Object({ unitId: Type.Integer(), serial: Type.String(), position: NullableInt, status: Type.String() }), { description: 'Already scrapped or skipped' }),
+        }),
+        ...errors(400, 403, 404),
+      },
+    },
+    handler: async (req) => svc.scrap(who(req), req.body),
   });
   app.get('/api/v1/tracking/reasons', {
     config: { roles: read },

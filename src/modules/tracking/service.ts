@@ -65,6 +65,8 @@ export interface PassageRecord {
   result: Result; outcome: Outcome; status: UnitStatus; nextStepSeq: number | null; onHold: boolean;
 }
 export interface CompleteResult extends Verdict { records: PassageRecord[] }
+/** One input's outcome in a batch: its result, or the refusal / error that input alone got. */
+export type BatchResult<T> = { ok: true; value: T } | { ok: false; error: AppError };
 
 export interface Unit {
   id: number; serial: string; workOrderId: number; workOrderNumber: string; lotId: number | null; lotCode: string | null; panelId: number | null; panelCode: string | null;
@@ -95,49 +97,51 @@ const UNIT_SELECT = `u.id, u.serial, u.work_order_id AS "workOrderId", w.number 
   FROM units u JOIN work_orders w ON w.id = u.work_order_id LEFT JOIN production_lots l ON l.id = u.lot_id LEFT JOIN panels p ON p.id = u.panel_id`;
 
 /**
- * The interlock's one query: the unit (or every unit of the panel) with its work order, basis
- * hash, panel, lot, first-article claims and the line's active work order. Indexed lookups only.
+ * The interlock's one query, for any number of identifiers at once (a database function,
+ * migration 0033): every unit whose serial is one of them, or of a panel whose ID is one of
+ * them, with its work order, basis hash, panel, lot and first-article claims, and the active
+ * work order of each station line involved. With $3 the units are locked FOR UPDATE in id
+ * order, so concurrent batches never deadlock on them.
  */
-const INTERLOCK_SQL = `SELECT u.id, u.serial, u.status, u.on_hold AS "onHold", u.hold_reason AS "holdReason", u.next_step_seq AS "nextStepSeq",
-  u.return_step_seq AS "returnStepSeq", u.failed_step_seq AS "failedStepSeq", u.visits, u.passed_steps AS "passedSteps", u.repair_loops AS "repairLoops",
-  u.started_step_seq AS "startedStepSeq", u.started_station_id AS "startedStationId", ss.code AS "startedStationCode", u.started_at AS "startedAt",
-  u.panel_id AS "panelId", u.panel_position AS "panelPosition", u.lot_id AS "lotId",
-  w.id AS "woId", w.number AS "woNumber", w.state AS "woState", w.line_id AS "woLineId", w.basis_id AS "basisId", b.hash AS "basisHash",
-  p.code AS "panelCode", p.on_hold AS "panelOnHold", p.hold_reason AS "panelHoldReason", l.code AS "lotCode", l.on_hold AS "lotOnHold", l.hold_reason AS "lotHoldReason",
-  (SELECT jsonb_object_agg(fa.step_seq, jsonb_build_array(fa.unit_id, fa.panel_id, fa.state)) FROM first_articles fa WHERE fa.work_order_id = w.id) AS "firstArticles",
-  (SELECT jsonb_build_object('workOrderId', aw.id, 'number', aw.number, 'productRevisionId', aw.product_revision_id, 'productCode', ap.code, 'revision', ar.revision)
-     FROM line_active_work_orders a JOIN work_orders aw ON aw.id = a.work_order_id JOIN product_revisions ar ON ar.id = aw.product_revision_id
-     JOIN products ap ON ap.id = ar.product_id WHERE a.line_id = $2) AS "lineActive"
-  FROM units u JOIN work_orders w ON w.id = u.work_order_id LEFT JOIN build_bases b ON b.id = w.basis_id
-  LEFT JOIN panels p ON p.id = u.panel_id LEFT JOIN production_lots l ON l.id = u.lot_id LEFT JOIN stations ss ON ss.id = u.started_station_id
-  WHERE u.serial = $1 OR u.panel_id = (SELECT id FROM panels WHERE code = $1)
-  ORDER BY u.panel_position NULLS FIRST, u.id`;
-const INTERLOCK_LOCK_SQL = `${INTERLOCK_SQL} FOR UPDATE OF u`;
+const LOAD_SQL = 'SELECT * FROM tracking_load_units($1::text[], $2::bigint[], $3::boolean)';
 
 /**
- * Writes the passages of one complete call in one statement: each unit's new state, but only
- * if the unit is still as it was read (visit count and status: a compare-and-set), and the
- * append-only process record of exactly the units that were updated. A concurrent hold is
- * never cleared (on_hold is OR-ed).
+ * Writes the passages of any number of units in one statement: each unit's new state, but only
+ * if the unit is still as it was read (visit count, status and hold flag: a compare-and-set),
+ * and the append-only process record of exactly the units that were updated. A concurrent hold
+ * is never cleared (on_hold is OR-ed).
  */
 const COMPLETE_SQL = `WITH d AS (
-    SELECT * FROM jsonb_to_recordset($1::jsonb) AS t(unit_id bigint, visit int, prev_status text, step_seq int, step_name text, panel_id bigint,
-      panel_position int, result text, outcome text, next_step_seq int, repair_loop int, started_at timestamptz, status text, return_step_seq int,
-      failed_step_seq int, passed_steps int[], repair_loops jsonb, on_hold boolean, hold_reason text)
+    SELECT * FROM jsonb_to_recordset($1::jsonb) AS t(unit_id bigint, visit int, prev_status text, prev_on_hold boolean, wo_id bigint, basis_id bigint,
+      station_id bigint, equipment_id bigint, program_name text, program_revision text, operator text, completed_at timestamptz, notes text,
+      step_seq int, step_name text, panel_id bigint, panel_position int, result text, outcome text, next_step_seq int, repair_loop int, started_at timestamptz,
+      status text, return_step_seq int, failed_step_seq int, passed_steps int[], repair_loops jsonb, on_hold boolean, hold_reason text)
   ), upd AS (
     UPDATE units u SET status = d.status, next_step_seq = d.next_step_seq, return_step_seq = d.return_step_seq, failed_step_seq = d.failed_step_seq,
            visits = d.visit, passed_steps = d.passed_steps, repair_loops = d.repair_loops, on_hold = u.on_hold OR d.on_hold,
            hold_reason = CASE WHEN d.on_hold THEN d.hold_reason ELSE u.hold_reason END, failure_hold = u.failure_hold OR d.on_hold,
            started_step_seq = NULL, started_station_id = NULL, started_at = NULL, started_by = NULL, updated_at = now()
-      FROM d WHERE u.id = d.unit_id AND u.visits = d.visit - 1 AND u.status = d.prev_status
+      FROM d WHERE u.id = d.unit_id AND u.visits = d.visit - 1 AND u.status = d.prev_status AND u.on_hold = d.prev_on_hold
     RETURNING u.id
   )
   INSERT INTO process_records (unit_id, visit, work_order_id, basis_id, step_seq, step_name, station_id, equipment_id, program_name, program_revision,
                                operator, actor_kind, actor_name, panel_id, panel_position, result, outcome, next_step_seq, repair_loop, started_at, completed_at, notes)
-  SELECT d.unit_id, d.visit, $2, $3, d.step_seq, d.step_name, $4, $5, $6, $7, $8, $9, $10, d.panel_id, d.panel_position, d.result, d.outcome,
-         d.next_step_seq, d.repair_loop, d.started_at, COALESCE($11::timestamptz, clock_timestamp()), $12
+  SELECT d.unit_id, d.visit, d.wo_id, d.basis_id, d.step_seq, d.step_name, d.station_id, d.equipment_id, d.program_name, d.program_revision, d.operator, $2, $3,
+         d.panel_id, d.panel_position, d.result, d.outcome, d.next_step_seq, d.repair_loop, d.started_at, COALESCE(d.completed_at, clock_timestamp()), d.notes
     FROM d JOIN upd ON upd.id = d.unit_id
   RETURNING unit_id AS "unitId", id AS "recordId"`;
+
+/** Marks units in process at a station, with the same compare-and-set as COMPLETE_SQL. */
+const START_SQL = `UPDATE units u SET status = 'in_process', started_step_seq = d.step_seq, started_station_id = d.station_id, started_at = clock_timestamp(),
+         started_by = d.started_by, updated_at = now()
+    FROM jsonb_to_recordset($1::jsonb) AS d(unit_id bigint, visits int, prev_status text, prev_on_hold boolean, step_seq int, station_id bigint, started_by text)
+   WHERE u.id = d.unit_id AND u.visits = d.visits AND u.status = d.prev_status AND u.on_hold = d.prev_on_hold
+  RETURNING u.id`;
+
+/** Every refusal of a batch, appended in one statement. */
+const REFUSALS_SQL = `INSERT INTO interlock_refusals (phase, station_id, identifier, unit_id, work_order_id, codes, details, actor_name)
+  SELECT t.phase, t.station_id, t.identifier, t.unit_id, t.work_order_id, ARRAY(SELECT jsonb_array_elements_text(t.codes)), t.details, $2
+    FROM jsonb_to_recordset($1::jsonb) AS t(phase text, station_id bigint, identifier text, unit_id bigint, work_order_id bigint, codes jsonb, details jsonb)`;
 
 export interface TrackingOptions {
   /** Replaces the default rule list (rarely wanted: prefer `registerInterlockRule`). */
@@ -201,47 +205,110 @@ export function createTrackingService(db: Db, deps: { workOrders: WorkOrdersServ
   }
 
   // ── the interlock ──────────────────────────────────────────────────────────────────────
+  type At = { station: StationRef; equipment: EquipmentRef | null };
   type Judged = { verdict: Verdict; subjects: InterlockSubject[] };
+  /** One passage of a batch while it is being decided. */
+  interface Item<I extends ValidateInput> { index: number; input: I; at: At; judged?: Judged }
 
-  async function judge(q: Queryable, who: Principal, phase: Phase, at: { station: StationRef; equipment: EquipmentRef | null }, input: ValidateInput, lock: boolean): Promise<Judged> {
-    const rows = (
-      await q.query<LoadedUnit & { lineActive: InterlockCall['lineActive'] }>(
-        // Named statements: the join is planned once per connection, not on every call.
-        lock ? INTERLOCK_LOCK_SQL : INTERLOCK_SQL,
-        [input.identifier, at.station.lineId],
-        lock ? 'tracking.interlock.lock' : 'tracking.interlock',
-      )
-    ).rows;
-    const kind = rows.length === 0 ? 'unknown' : rows.some((r) => r.serial === input.identifier) ? 'unit' : 'panel';
-    const st = { id: at.station.id, code: at.station.code, type: at.station.type };
-    if (kind === 'unknown') {
-      const refusal: Refusal = { code: 'UNKNOWN_UNIT', number: INTERLOCK_REASONS.UNKNOWN_UNIT.number, message: `no unit or panel is known as ${input.identifier}` };
-      const verdict: Verdict = {
-        phase, go: false, result: 'failed', identifier: input.identifier, kind, station: st, workOrder: null, primary: refusal,
-        units: [{ unitId: null, serial: input.identifier, position: null, result: 'failed', step: null, refusals: [refusal] }],
-      };
-      return { verdict, subjects: [] };
+  const fail = (error: unknown): BatchResult<never> => ({ ok: false, error: error instanceof AppError ? error : new AppError('INTERNAL', String((error as Error)?.message ?? error)) });
+
+  /** Resolves and permits each input's station; an input that fails gets its error in `out`. */
+  async function resolveItems<I extends ValidateInput>(who: Principal, inputs: readonly I[], out: BatchResult<unknown>[]): Promise<Item<I>[]> {
+    const items: Item<I>[] = [];
+    for (const [index, input] of inputs.entries()) {
+      try {
+        const at = await resolveStation(input);
+        permit(who, at.station);
+        items.push({ index, input, at });
+      } catch (e) {
+        if (!(e instanceof AppError)) throw e;
+        out[index] = fail(e);
+      }
     }
-    const units = kind === 'unit' ? rows.filter((r) => r.serial === input.identifier) : rows;
-    const call: InterlockCall = {
-      phase, who, station: at.station, equipment: at.equipment, identifier: input.identifier, kind,
-      programName: input.programName ?? null, programRevision: input.programRevision ?? null, lineActive: units[0]!.lineActive, data: new Map(),
-    };
-    const subjects: InterlockSubject[] = [];
-    for (const u of units) {
-      if (u.basisId === null || u.basisHash === null) throw new AppError('STATE_CONFLICT', `Work order ${u.woNumber} has no build basis`);
-      const basis = await workOrders.loadBasis(u.basisId, u.basisHash, q);
-      subjects.push({ unit: u, basis, resolution: resolveStep(basis, at.station, u) });
-    }
-    const refusals = await rules.evaluate(q, call, subjects);
-    return { verdict: verdictOf(call, subjects, refusals), subjects };
+    return items;
   }
 
-  function verdictOf(call: InterlockCall, subjects: InterlockSubject[], refusals: Refusal[][]): Verdict {
+  /**
+   * Judges every item of a batch: one query loads the units of all identifiers (locked when
+   * `lock`), the basis comes from memory, and the rules run once per call, a call being the
+   * items that share station, machine and reported program (rules' `prepare` hooks load their
+   * data once for all its units). Each item gets its own verdict.
+   */
+  async function judgeMany(q: Queryable, who: Principal, phase: Phase, items: Item<ValidateInput>[], lock: boolean): Promise<void> {
+    if (items.length === 0) return;
+    const identifiers = [...new Set(items.map((it) => it.input.identifier))];
+    const lines = [...new Set(items.map((it) => it.at.station.lineId).filter((l): l is number => l !== null))];
+    const rows = (
+      await q.query<LoadedUnit & { lineActive: Record<string, NonNullable<InterlockCall['lineActive']>> | null }>(
+        // Named statements: the join is planned once per connection, not on every call.
+        LOAD_SQL, [identifiers, lines, lock], 'tracking.load',
+      )
+    ).rows;
+    const bySerial = new Map<string, LoadedUnit>();
+    const byPanel = new Map<string, LoadedUnit[]>();
+    for (const r of rows) {
+      bySerial.set(r.serial, r);
+      if (r.panelCode !== null) {
+        const list = byPanel.get(r.panelCode) ?? [];
+        list.push(r);
+        byPanel.set(r.panelCode, list);
+      }
+    }
+    for (const list of byPanel.values()) list.sort((a, b) => (a.panelPosition ?? 0) - (b.panelPosition ?? 0) || a.id - b.id);
+    const lineActive = rows[0]?.lineActive ?? {};
+    const groups = new Map<string, { call: InterlockCall; subjects: InterlockSubject[]; items: { it: Item<ValidateInput>; kind: 'unit' | 'panel'; subjects: InterlockSubject[] }[] }>();
+    for (const it of items) {
+      const { input, at } = it;
+      const unit = bySerial.get(input.identifier);
+      const units = unit ? [unit] : (byPanel.get(input.identifier) ?? []);
+      const st = { id: at.station.id, code: at.station.code, type: at.station.type };
+      if (units.length === 0) {
+        const refusal: Refusal = { code: 'UNKNOWN_UNIT', number: INTERLOCK_REASONS.UNKNOWN_UNIT.number, message: `no unit or panel is known as ${input.identifier}` };
+        it.judged = {
+          subjects: [],
+          verdict: {
+            phase, go: false, result: 'failed', identifier: input.identifier, kind: 'unknown', station: st, workOrder: null, primary: refusal,
+            units: [{ unitId: null, serial: input.identifier, position: null, result: 'failed', step: null, refusals: [refusal] }],
+          },
+        };
+        continue;
+      }
+      const kind = unit ? 'unit' : 'panel';
+      const programName = input.programName ?? null;
+      const programRevision = input.programRevision ?? null;
+      const key = JSON.stringify([at.station.id, at.equipment?.id ?? null, programName, programRevision]);
+      let g = groups.get(key);
+      if (!g) {
+        const active = at.station.lineId === null ? null : (lineActive[String(at.station.lineId)] ?? null);
+        // A call may carry several passages (a batch); `identifier` and `kind` are the first one's.
+        const call: InterlockCall = { phase, who, station: at.station, equipment: at.equipment, identifier: input.identifier, kind, programName, programRevision, lineActive: active, data: new Map() };
+        groups.set(key, (g = { call, subjects: [], items: [] }));
+      }
+      const subjects: InterlockSubject[] = [];
+      for (const u of units) {
+        if (u.basisId === null || u.basisHash === null) throw new AppError('STATE_CONFLICT', `Work order ${u.woNumber} has no build basis`);
+        const basis = await workOrders.loadBasis(u.basisId, u.basisHash, q);
+        subjects.push({ unit: u, basis, resolution: resolveStep(basis, at.station, u) });
+      }
+      g.subjects.push(...subjects);
+      g.items.push({ it, kind, subjects });
+    }
+    for (const g of groups.values()) {
+      const refusals = await rules.evaluate(q, g.call, g.subjects);
+      let k = 0;
+      for (const { it, kind, subjects } of g.items) {
+        const mine = refusals.slice(k, k + subjects.length);
+        k += subjects.length;
+        it.judged = { verdict: verdictOf(phase, it.at.station, it.input.identifier, kind, subjects, mine), subjects };
+      }
+    }
+  }
+
+  function verdictOf(phase: Phase, station: StationRef, identifier: string, kind: 'unit' | 'panel', subjects: InterlockSubject[], refusals: Refusal[][]): Verdict {
     const units: UnitVerdict[] = subjects.map((s, i) => {
       const r = refusals[i]!;
       // On a panel, an X-out or scrapped board rides along and is not processed.
-      const skipped = call.kind === 'panel' && (s.unit.status === 'skipped' || s.unit.status === 'scrapped');
+      const skipped = kind === 'panel' && (s.unit.status === 'skipped' || s.unit.status === 'scrapped');
       const step = s.resolution.kind === 'not_in_route' ? null : { seq: s.resolution.step.seq, name: s.resolution.step.name };
       return { unitId: s.unit.id, serial: s.unit.serial, position: s.unit.panelPosition, result: skipped ? 'skipped' : r.length ? 'failed' : 'passed', step, refusals: r };
     });
@@ -251,54 +318,58 @@ export function createTrackingService(db: Db, deps: { workOrders: WorkOrdersServ
     const primary = go ? null : (active.find((u) => u.refusals.length)?.refusals[0] ?? units.find((u) => u.refusals.length)?.refusals[0] ?? null);
     const u0 = subjects[0]!.unit;
     return {
-      phase: call.phase, go, result: go ? 'passed' : passed > 0 ? 'partial' : 'failed', identifier: call.identifier, kind: call.kind,
-      station: { id: call.station.id, code: call.station.code, type: call.station.type }, workOrder: { id: u0.woId, number: u0.woNumber }, primary, units,
+      phase, go, result: go ? 'passed' : passed > 0 ? 'partial' : 'failed', identifier, kind,
+      station: { id: station.id, code: station.code, type: station.type }, workOrder: { id: u0.woId, number: u0.woNumber }, primary, units,
     };
   }
 
-  /** Every refusal is kept (append-only), outside the refused transaction. */
-  async function recordRefusal(who: Principal, v: Verdict): Promise<void> {
-    const failing = v.units.filter((u) => u.result === 'failed');
-    const codes = [...new Set(failing.flatMap((u) => u.refusals.map((r) => r.code)))];
-    await db.query(
-      `INSERT INTO interlock_refusals (phase, station_id, identifier, unit_id, work_order_id, codes, details, actor_name) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-      [
-        v.phase, v.station.id, v.identifier, v.kind === 'unit' ? v.units[0]!.unitId : null, v.workOrder?.id ?? null, codes,
-        JSON.stringify({ result: v.result, units: failing.slice(0, 100).map((u) => ({ serial: u.serial, position: u.position, refusals: u.refusals })) }), who.name,
-      ],
-    );
+  /** Every refusal is kept (append-only): all of a batch in one statement. */
+  async function recordRefusals(who: Principal, verdicts: Verdict[]): Promise<void> {
+    if (verdicts.length === 0) return;
+    const rows = verdicts.map((v) => {
+      const failing = v.units.filter((u) => u.result === 'failed');
+      return {
+        phase: v.phase, station_id: v.station.id, identifier: v.identifier, unit_id: v.kind === 'unit' ? v.units[0]!.unitId : null, work_order_id: v.workOrder?.id ?? null,
+        codes: [...new Set(failing.flatMap((u) => u.refusals.map((r) => r.code)))],
+        details: { result: v.result, units: failing.slice(0, 100).map((u) => ({ serial: u.serial, position: u.position, refusals: u.refusals })) },
+      };
+    });
+    await db.query(REFUSALS_SQL, [JSON.stringify(rows), who.name], 'tracking.refusals');
   }
+
+  const unwrap = <T>(r: BatchResult<T>): T => {
+    if (!r.ok) throw r.error;
+    return r.value;
+  };
 
   /**
-   * May this unit or panel be processed at this station now? Go / no-go for the unit and for
-   * each panel position, every refusal with its stable code, number and sentence. Read-only
-   * apart from recording a refusal.
+   * May these units or panels be processed at these stations now? Go / no-go per input, for
+   * the unit and each panel position, every refusal with its stable code, number and sentence.
+   * Read-only apart from recording the refusals (one statement for the batch).
    */
-  async function validate(who: Principal, input: ValidateInput): Promise<Verdict> {
-    const at = await resolveStation(input);
-    permit(who, at.station);
-    const { verdict } = await judge(db, who, 'validate', at, input, false);
-    if (!verdict.go) await recordRefusal(who, verdict);
-    return verdict;
+  async function validateBatch(who: Principal, inputs: readonly ValidateInput[]): Promise<BatchResult<Verdict>[]> {
+    const out: BatchResult<Verdict>[] = new Array(inputs.length);
+    const items = await resolveItems(who, inputs, out);
+    await judgeMany(db, who, 'validate', items, false);
+    for (const it of items) out[it.index] = { ok: true, value: it.judged!.verdict };
+    await recordRefusals(who, items.map((it) => it.judged!.verdict).filter((v) => !v.go));
+    return out;
   }
 
-  async function refusing<T>(who: Principal, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (e) {
-      if (e instanceof Refused) await recordRefusal(who, e.verdict);
-      throw e;
-    }
+  /** validate for one unit or panel (a batch of one). */
+  async function validate(who: Principal, input: ValidateInput): Promise<Verdict> {
+    return unwrap((await validateBatch(who, [input]))[0]!);
   }
 
   /** The subjects a start / complete acts on: the ones that passed (skipped panel positions ride along). */
   const acting = (j: Judged) => j.subjects.filter((_s, i) => j.verdict.units[i]!.result === 'passed');
 
   /**
-   * Claims or settles first-article gates for the acting units. Two units racing for the same
-   * gate are decided by the primary key of first_articles; the loser is refused.
+   * Claims or settles first-article gates for the acting units of one passage. Two units
+   * racing for the same gate are decided by the primary key of first_articles; the loser is
+   * refused: the returned verdict (nothing of this passage may then be written).
    */
-  async function firstArticles(tx: Tx, j: Judged, results: Map<number, { result: Result; outcome: Outcome }> | null): Promise<void> {
+  async function firstArticles(tx: Tx, j: Judged, results: Map<number, { result: Result; outcome: Outcome }> | null): Promise<Verdict | null> {
     const claimed = new Set<number>();
     for (const s of acting(j)) {
       if (s.resolution.kind !== 'ok' || !s.resolution.step.firstArticleGate) continue;
@@ -317,10 +388,9 @@ export function createTrackingService(db: Db, deps: { workOrders: WorkOrdersServ
         }
         const other = (await tx.query<{ unit_id: number; panel_id: number | null; state: string }>('SELECT unit_id, panel_id, state FROM first_articles WHERE work_order_id = $1 AND step_seq = $2', [s.unit.woId, seq])).rows[0];
         if (other && other.state === 'pending' && other.unit_id !== s.unit.id && !(other.panel_id !== null && other.panel_id === s.unit.panelId)) {
-          const uv = j.verdict.units.find((u) => u.unitId === s.unit.id)!;
-          uv.refusals.push({ code: 'FIRST_ARTICLE_PENDING', number: INTERLOCK_REASONS.FIRST_ARTICLE_PENDING.number, message: `step ${seq} of work order ${s.unit.woNumber} waits for its first article (unit #${other.unit_id}) to pass` });
-          uv.result = 'failed';
-          throw new Refused({ ...j.verdict, go: false, result: 'failed', primary: uv.refusals[0]! });
+          const refusal = { code: 'FIRST_ARTICLE_PENDING', number: INTERLOCK_REASONS.FIRST_ARTICLE_PENDING.number, message: `step ${seq} of work order ${s.unit.woNumber} waits for its first article (unit #${other.unit_id}) to pass` };
+          const units = j.verdict.units.map((u) => (u.unitId === s.unit.id ? { ...u, result: 'failed' as const, refusals: [...u.refusals, refusal] } : u));
+          return { ...j.verdict, units, go: false, result: 'failed', primary: refusal };
         }
       } else if (fa && fa[2] === 'pending' && fa[0] === s.unit.id && r) {
         // The first article's own result settles the gate: passed opens it, scrapped frees it for the next unit.
@@ -328,106 +398,332 @@ export function createTrackingService(db: Db, deps: { workOrders: WorkOrdersServ
         else if (r.outcome === 'scrap') await tx.query('DELETE FROM first_articles WHERE work_order_id = $1 AND step_seq = $2', [s.unit.woId, seq]);
       }
     }
+    return null;
   }
 
-  /** A unit or panel begins a step at a station: the interlock must say go; the unit is marked in process. */
+  /**
+   * Splits a batch into rounds in which no identifier appears twice; a later round sees what
+   * the earlier ones wrote, so a batch means the same as its passages one after the other.
+   */
+  function rounds<I extends ValidateInput>(items: Item<I>[]): Item<I>[][] {
+    const out: Item<I>[][] = [];
+    for (const it of items) {
+      let r = out.find((round) => !round.some((x) => x.input.identifier === it.input.identifier));
+      if (!r) out.push((r = []));
+      r.push(it);
+    }
+    return out;
+  }
+
+  /** A passage of a single unit whose work order is under way at a step without a first-article gate: the compare-and-set path suffices. */
+  const simple = (j: Judged) => {
+    const s0 = j.subjects[0]!;
+    return j.subjects.length === 1 && s0.unit.woState === 'in_progress' && s0.resolution.kind === 'ok' && !s0.resolution.step.firstArticleGate;
+  };
+
+  /**
+   * Runs `round` (fast path, then the locked path for what needs it) and returns the items that
+   * must wait for the next round because a unit of theirs is already acted on in this one.
+   */
+  async function passRound<I extends ValidateInput, P, T>(
+    who: Principal, phase: 'start' | 'complete', round: Item<I>[], out: BatchResult<T>[],
+    x: {
+      plan(j: Judged, it: Item<I>): P;
+      write(q: Queryable, entries: { it: Item<I>; j: Judged; plan: P }[]): Promise<Map<Item<I>, T | null>>;
+      outcomes(plan: P): Map<number, { result: Result; outcome: Outcome }> | null;
+    },
+  ): Promise<Item<I>[]> {
+    const refused: Verdict[] = [];
+    const later: Item<I>[] = [];
+    const taken = new Set<number>();
+    const prepare = (its: Item<I>[], into: { it: Item<I>; j: Judged; plan: P }[], checkTaken: boolean) => {
+      for (const it of its) {
+        const j = it.judged!;
+        if (!j.verdict.go) {
+          out[it.index] = fail(new Refused(j.verdict));
+          refused.push(j.verdict);
+          continue;
+        }
+        const ids = acting(j).map((s) => s.unit.id);
+        if (checkTaken) {
+          if (ids.some((id) => taken.has(id))) {
+            later.push(it);
+            continue;
+          }
+          for (const id of ids) taken.add(id);
+        }
+        try {
+          into.push({ it, j, plan: x.plan(j, it) });
+        } catch (e) {
+          if (!(e instanceof AppError)) throw e;
+          out[it.index] = fail(e);
+        }
+      }
+    };
+    await judgeMany(db, who, phase, round, false);
+    const fast: { it: Item<I>; j: Judged; plan: P }[] = [];
+    const all: { it: Item<I>; j: Judged; plan: P }[] = [];
+    prepare(round, all, true);
+    const locked: Item<I>[] = [];
+    for (const e of all) {
+      if (simple(e.j)) fast.push(e);
+      else locked.push(e.it);
+    }
+    if (fast.length) {
+      const done = await x.write(db, fast);
+      for (const e of fast) {
+        const r = done.get(e.it);
+        if (r) out[e.it.index] = { ok: true, value: r };
+        else locked.push(e.it); // changed since read: judged again under lock
+      }
+    }
+    if (locked.length) {
+      locked.sort((a, b) => a.index - b.index);
+      const results = await db.tx(async (tx) => {
+        const res = new Map<Item<I>, BatchResult<T>>();
+        const lockedRefused: Verdict[] = [];
+        for (const it of locked) delete it.judged;
+        await judgeMany(tx, who, phase, locked, true);
+        const entries: { it: Item<I>; j: Judged; plan: P }[] = [];
+        for (const it of locked) {
+          const j = it.judged!;
+          if (!j.verdict.go) {
+            res.set(it, fail(new Refused(j.verdict)));
+            lockedRefused.push(j.verdict);
+            continue;
+          }
+          let plan: P;
+          try {
+            plan = x.plan(j, it);
+          } catch (e) {
+            if (!(e instanceof AppError)) throw e;
+            res.set(it, fail(e));
+            continue;
+          }
+          const fa = await firstArticles(tx, j, x.outcomes(plan));
+          if (fa) {
+            res.set(it, fail(new Refused(fa)));
+            lockedRefused.push(fa);
+            continue;
+          }
+          entries.push({ it, j, plan });
+        }
+        const done = await x.write(tx, entries);
+        for (const e of entries) {
+          const r = done.get(e.it);
+          if (!r) throw new AppError('CONCURRENT_UPDATE', 'A unit changed while it was being processed; retry');
+          res.set(e.it, { ok: true, value: r });
+        }
+        const released = new Set(entries.filter((e) => e.j.subjects[0]!.unit.woState === 'released').map((e) => e.j.subjects[0]!.unit.woId));
+        for (const wo of released) await workOrders.markStarted(tx, who, wo);
+        return { res, lockedRefused };
+      });
+      for (const [it, r] of results.res) out[it.index] = r;
+      refused.push(...results.lockedRefused);
+    }
+    await recordRefusals(who, refused);
+    return later;
+  }
+
+  /** Runs a batch of passages round by round (see rounds and passRound). */
+  async function passBatch<I extends ValidateInput, P, T>(who: Principal, phase: 'start' | 'complete', inputs: readonly I[], x: Parameters<typeof passRound<I, P, T>>[4]): Promise<BatchResult<T>[]> {
+    const out: BatchResult<T>[] = new Array(inputs.length);
+    let pending = await resolveItems(who, inputs, out);
+    while (pending.length) {
+      const [round, ...rest] = rounds(pending);
+      for (const it of round!) delete it.judged;
+      const later = await passRound(who, phase, round!, out, x);
+      pending = [...later, ...rest.flat()].sort((a, b) => a.index - b.index);
+    }
+    return out;
+  }
+
+  type StartPlan = { unit_id: number; visits: number; prev_status: string; prev_on_hold: boolean; step_seq: number; station_id: number; started_by: string }[];
+
+  /**
+   * Units or panels begin a step at a station: the interlock must say go; the units are marked
+   * in process. Each input gets its own verdict; a refused one does not hold back the others.
+   */
+  async function startBatch(who: Principal, inputs: readonly StartInput[]): Promise<BatchResult<Verdict>[]> {
+    return passBatch<StartInput, StartPlan, Verdict>(who, 'start', inputs, {
+      plan: (j, it) =>
+        acting(j).map((s) => ({
+          unit_id: s.unit.id, visits: s.unit.visits, prev_status: s.unit.status, prev_on_hold: s.unit.onHold,
+          step_seq: (s.resolution as { step: { seq: number } }).step.seq, station_id: it.at.station.id, started_by: it.input.operator ?? who.name,
+        })),
+      outcomes: () => null,
+      async write(q, entries) {
+        const done = new Map<Item<StartInput>, Verdict | null>();
+        if (entries.length === 0) return done;
+        const rows = entries.flatMap((e) => e.plan);
+        const written = new Set((await q.query<{ id: number }>(START_SQL, [JSON.stringify(rows)], 'tracking.start')).rows.map((r) => r.id));
+        for (const e of entries) done.set(e.it, e.plan.every((p) => written.has(p.unit_id)) ? e.j.verdict : null);
+        return done;
+      },
+    });
+  }
+
+  /** start for one unit or panel (a batch of one); refused with 409 INTERLOCK_REFUSED on no-go. */
   async function start(who: Principal, input: StartInput): Promise<Verdict> {
-    const at = await resolveStation(input);
-    permit(who, at.station);
-    return refusing(who, () =>
-      db.tx(async (tx) => {
-        const j = await judge(tx, who, 'start', at, input, true);
-        if (!j.verdict.go) throw new Refused(j.verdict);
-        await firstArticles(tx, j, null);
-        const rows = acting(j).map((s) => ({ unit_id: s.unit.id, step_seq: (s.resolution as { step: { seq: number } }).step.seq }));
-        await tx.query(
-          `UPDATE units u SET status = 'in_process', started_step_seq = d.step_seq, started_station_id = $2, started_at = clock_timestamp(), started_by = $3, updated_at = now()
-             FROM jsonb_to_recordset($1::jsonb) AS d(unit_id bigint, step_seq int) WHERE u.id = d.unit_id`,
-          [JSON.stringify(rows), at.station.id, input.operator ?? who.name],
-        );
-        if (j.subjects[0]!.unit.woState === 'released') await workOrders.markStarted(tx, who, j.subjects[0]!.unit.woId);
-        return j.verdict;
-      }),
-    );
+    return unwrap((await startBatch(who, [input]))[0]!);
   }
 
-  type Plan = { data: ReturnType<typeof planRow>[]; outcomes: Map<number, { result: Result; outcome: Outcome }>; subs: InterlockSubject[] };
+  type CompleteRow = ReturnType<typeof planRow>;
 
-  function planRow(s: InterlockSubject, result: Result, at: { station: StationRef }, input: CompleteInput) {
+  function planRow(s: InterlockSubject, result: Result, it: Item<CompleteInput>, who: Principal) {
+    const { at, input } = it;
     const step = (s.resolution as { step: ParsedBasis['steps'][number] }).step;
     const { state, outcome, repairLoop } = routeAfter(s.basis, s.unit as RouteState, step, result);
     const ownStart = s.unit.status === 'in_process' && s.unit.startedStepSeq === step.seq && s.unit.startedStationId === at.station.id;
     return {
-      unit_id: s.unit.id, visit: s.unit.visits + 1, prev_status: s.unit.status, step_seq: step.seq, step_name: step.name, panel_id: s.unit.panelId,
-      panel_position: s.unit.panelPosition, result, outcome, next_step_seq: state.nextStepSeq, repair_loop: repairLoop,
-      started_at: ownStart ? s.unit.startedAt : (input.startedAt ?? null), status: state.status, return_step_seq: state.returnStepSeq,
+      unit_id: s.unit.id, visit: s.unit.visits + 1, prev_status: s.unit.status, prev_on_hold: s.unit.onHold, wo_id: s.unit.woId, basis_id: s.unit.basisId,
+      station_id: at.station.id, equipment_id: at.equipment?.id ?? null, program_name: input.programName ?? null, program_revision: input.programRevision ?? null,
+      operator: input.operator ?? (who.kind === 'user' ? who.name : null), completed_at: input.completedAt ?? null, notes: input.notes ?? null,
+      step_seq: step.seq, step_name: step.name, panel_id: s.unit.panelId, panel_position: s.unit.panelPosition, result, outcome, next_step_seq: state.nextStepSeq,
+      repair_loop: repairLoop, started_at: ownStart ? s.unit.startedAt : (input.startedAt ?? null), status: state.status, return_step_seq: state.returnStepSeq,
       failed_step_seq: state.failedStepSeq, passed_steps: state.passedSteps, repair_loops: state.repairLoops, on_hold: state.onHold, hold_reason: state.holdReason,
+      serial: s.unit.serial,
     };
   }
 
   /** Where each acting unit goes: the route's answer to its result (per position on a panel). */
-  function plan(j: Judged, at: { station: StationRef }, input: CompleteInput): Plan {
+  function planComplete(j: Judged, it: Item<CompleteInput>, who: Principal): CompleteRow[] {
+    const { input } = it;
     const byPosition = new Map((input.positions ?? []).map((p) => [p.position, p.result]));
     const known = new Set(j.subjects.map((s) => s.unit.panelPosition));
     const unknown = [...byPosition.keys()].filter((p) => !known.has(p));
     if (unknown.length) throw validationFailed(unknown.map((p) => ({ field: '/positions', code: 'unknown_position', message: `${input.identifier} has no position ${p}` })));
-    const subs = acting(j);
-    const data = subs.map((s) => planRow(s, (s.unit.panelPosition !== null ? byPosition.get(s.unit.panelPosition) : undefined) ?? input.result, at, input));
-    return { data, subs, outcomes: new Map(data.map((d) => [d.unit_id, { result: d.result, outcome: d.outcome }])) };
-  }
-
-  /** Writes the planned passages; null when a unit changed since it was read (nothing is written then). */
-  async function write(q: Queryable, who: Principal, j: Judged, p: Plan, at: { station: StationRef; equipment: EquipmentRef | null }, input: CompleteInput): Promise<CompleteResult | null> {
-    const u0 = j.subjects[0]!.unit;
-    const written = await q.query<{ unitId: number; recordId: number }>(
-      COMPLETE_SQL,
-      [
-        JSON.stringify(p.data), u0.woId, u0.basisId, at.station.id, at.equipment?.id ?? null, input.programName ?? null, input.programRevision ?? null,
-        input.operator ?? (who.kind === 'user' ? who.name : null), who.kind, who.name, input.completedAt ?? null, input.notes ?? null,
-      ],
-      'tracking.complete',
-    );
-    if (written.rowCount !== p.data.length) return null;
-    const ids = new Map(written.rows.map((r) => [r.unitId, r.recordId]));
-    const records: PassageRecord[] = p.data.map((d, i) => ({
-      unitId: d.unit_id, serial: p.subs[i]!.unit.serial, position: d.panel_position, recordId: ids.get(d.unit_id)!, visit: d.visit,
-      stepSeq: d.step_seq, result: d.result, outcome: d.outcome, status: d.status, nextStepSeq: d.next_step_seq, onHold: d.on_hold,
-    }));
-    return { ...j.verdict, records };
+    return acting(j).map((s) => planRow(s, (s.unit.panelPosition !== null ? byPosition.get(s.unit.panelPosition) : undefined) ?? input.result, it, who));
   }
 
   /**
-   * A unit or panel finishes a step with pass / fail / scrap; the route decides where it goes
+   * Units or panels finish a step with pass / fail / scrap; the route decides where each goes
    * next, and each passage becomes an append-only process record with the unit's new state.
    *
-   * A single unit takes the fast path: read, judge, and one compare-and-set statement (two round
-   * trips, no explicit transaction). Panels, a work order's first passage, first-article steps
-   * and a lost compare-and-set take the locked path: the rules run again under the units' row
-   * locks. Of concurrent completes of one step exactly one wins; the others are refused
-   * (STEP_ALREADY_PASSED), and (unit_id, visit) is unique besides.
+   * Set-based: one statement reads the units of the whole batch, the rules run once per
+   * station call, and one statement writes every passage whose units are still as read (a
+   * compare-and-set on visit count, status and hold flag) together with its process records.
+   * Panels, a work order's first passage, first-article steps and lost compare-and-sets take
+   * the locked path: those units are read `FOR UPDATE` (in id order), judged again, and written
+   * with the same statement. Of concurrent completes of one step exactly one wins; the others
+   * are refused (STEP_ALREADY_PASSED), and (unit_id, visit) is unique besides. Each input gets
+   * its own result; a refused one does not hold back the others.
    */
+  async function completeBatch(who: Principal, inputs: readonly CompleteInput[]): Promise<BatchResult<CompleteResult>[]> {
+    return passBatch<CompleteInput, CompleteRow[], CompleteResult>(who, 'complete', inputs, {
+      plan: (j, it) => planComplete(j, it, who),
+      outcomes: (p) => new Map(p.map((d) => [d.unit_id, { result: d.result, outcome: d.outcome }])),
+      async write(q, entries) {
+        const done = new Map<Item<CompleteInput>, CompleteResult | null>();
+        if (entries.length === 0) return done;
+        const rows = entries.flatMap((e) => e.plan);
+        const written = await q.query<{ unitId: number; recordId: number }>(
+          COMPLETE_SQL, [JSON.stringify(rows.map(({ serial: _s, ...r }) => r)), who.kind, who.name], 'tracking.complete',
+        );
+        const ids = new Map(written.rows.map((r) => [r.unitId, r.recordId]));
+        for (const e of entries) {
+          if (!e.plan.every((d) => ids.has(d.unit_id))) {
+            done.set(e.it, null);
+            continue;
+          }
+          const records: PassageRecord[] = e.plan.map((d) => ({
+            unitId: d.unit_id, serial: d.serial, position: d.panel_position, recordId: ids.get(d.unit_id)!, visit: d.visit,
+            stepSeq: d.step_seq, result: d.result, outcome: d.outcome, status: d.status, nextStepSeq: d.next_step_seq, onHold: d.on_hold,
+          }));
+          done.set(e.it, { ...e.j.verdict, records });
+        }
+        return done;
+      },
+    });
+  }
+
+  /** complete for one unit or panel (a batch of one); refused with 409 INTERLOCK_REFUSED on no-go. */
   async function complete(who: Principal, input: CompleteInput): Promise<CompleteResult> {
+    return unwrap((await completeBatch(who, [input]))[0]!);
+  }
+
+  interface LockedUnit { id: number; serial: string; position: number | null; status: UnitStatus; nextStepSeq: number | null; startedStepSeq: number | null; startedStationId: number | null; startedStationCode: string | null }
+
+  /** The unit, or every unit of the panel, locked. */
+  async function lockUnits(tx: Tx, identifier: string): Promise<LockedUnit[]> {
+    const rows = (
+      await tx.query<LockedUnit>(
+        `SELECT u.id, u.serial, u.panel_position AS position, u.status, u.next_step_seq AS "nextStepSeq", u.started_step_seq AS "startedStepSeq",
+                u.started_station_id AS "startedStationId", s.code AS "startedStationCode"
+           FROM units u LEFT JOIN stations s ON s.id = u.started_station_id
+          WHERE u.serial = $1 OR u.panel_id = (SELECT id FROM panels WHERE code = $1) ORDER BY u.id FOR UPDATE OF u`,
+        [identifier],
+      )
+    ).rows;
+    if (rows.length === 0) throw notFound('unit or panel', identifier);
+    return rows;
+  }
+
+  /**
+   * Aborts a started passage (CFX WorkCompleted with Result Aborted / Skipped, or an operator
+   * taking a board off): the units in process at this station go back to waiting for the same
+   * step. No process record is written (nothing was done); the audit trail keeps who, when and why.
+   */
+  async function abort(who: Principal, input: StationSelector & { identifier: string; reason?: string | null }) {
     const at = await resolveStation(input);
     permit(who, at.station);
-    return refusing(who, async () => {
-      const seen = await judge(db, who, 'complete', at, input, false);
-      if (!seen.verdict.go) throw new Refused(seen.verdict);
-      const s0 = seen.subjects[0]!;
-      const simple = seen.subjects.length === 1 && s0.unit.woState === 'in_progress' && s0.resolution.kind === 'ok' && !s0.resolution.step.firstArticleGate;
-      if (simple) {
-        const done = await write(db, who, seen, plan(seen, at, input), at, input);
-        if (done) return done;
+    return db.tx(async (tx) => {
+      const rows = await lockUnits(tx, input.identifier);
+      const started = rows.filter((u) => u.status === 'in_process');
+      if (started.length === 0) throw new AppError('STATE_CONFLICT', `${input.identifier} is not in process at any station; there is nothing to abort`, { details: { inProcess: false } });
+      const elsewhere = started.find((u) => u.startedStationId !== at.station.id);
+      if (elsewhere) throw new AppError('STATE_CONFLICT', `unit ${elsewhere.serial} is in process at station ${elsewhere.startedStationCode}, not at ${at.station.code}; abort it there`);
+      await tx.query(
+        `UPDATE units SET status = 'queued', started_step_seq = NULL, started_station_id = NULL, started_at = NULL, started_by = NULL, updated_at = now() WHERE id = ANY($1)`,
+        [started.map((u) => u.id)],
+      );
+      for (const u of started) {
+        await recordAudit(tx, who, {
+          action: 'abort', entity: 'unit', entityId: u.id, before: { status: u.status, startedStepSeq: u.startedStepSeq, stationId: u.startedStationId },
+          after: { status: 'queued', nextStepSeq: u.nextStepSeq }, reason: input.reason ?? null,
+        });
       }
-      return db.tx(async (tx) => {
-        const j = await judge(tx, who, 'complete', at, input, true);
-        if (!j.verdict.go) throw new Refused(j.verdict);
-        const p = plan(j, at, input);
-        await firstArticles(tx, j, p.outcomes);
-        const done = await write(tx, who, j, p, at, input);
-        if (!done) throw new AppError('CONCURRENT_UPDATE', 'The unit changed while it was being completed; retry');
-        if (j.subjects[0]!.unit.woState === 'released') await workOrders.markStarted(tx, who, j.subjects[0]!.unit.woId);
-        return done;
-      });
+      return {
+        identifier: input.identifier, station: { id: at.station.id, code: at.station.code, type: at.station.type },
+        units: started.map((u) => ({ unitId: u.id, serial: u.serial, position: u.position, stepSeq: u.startedStepSeq! })),
+      };
+    });
+  }
+
+  /**
+   * Scraps a unit, or every live position of a panel, outside a step (CFX UnitsDisqualified, a
+   * board broken on the floor), with a reason. Units already scrapped or skipped are left as
+   * they are (repeating it changes nothing); a pending first-article claim of a scrapped unit
+   * is freed for the next unit. Audited per unit.
+   */
+  async function scrap(who: Principal, input: StationSelector & { identifier: string; reason: string }) {
+    const selects = input.stationId !== undefined || input.station !== undefined || input.equipment !== undefined;
+    const at = selects ? await resolveStation(input) : null;
+    if (at) permit(who, at.station);
+    if (!input.reason?.trim()) throw validationFailed([{ field: '/reason', code: 'required', message: 'scrapping needs a reason' }]);
+    return db.tx(async (tx) => {
+      const rows = await lockUnits(tx, input.identifier);
+      const targets = rows.filter((u) => u.status !== 'scrapped' && u.status !== 'skipped');
+      if (targets.length) {
+        const ids = targets.map((u) => u.id);
+        await tx.query(
+          `UPDATE units SET status = 'scrapped', next_step_seq = NULL, return_step_seq = NULL, started_step_seq = NULL, started_station_id = NULL,
+                  started_at = NULL, started_by = NULL, updated_at = now() WHERE id = ANY($1)`,
+          [ids],
+        );
+        await tx.query(`DELETE FROM first_articles WHERE unit_id = ANY($1) AND state = 'pending'`, [ids]);
+        for (const u of targets) {
+          await recordAudit(tx, who, {
+            action: 'scrap', entity: 'unit', entityId: u.id, before: { status: u.status, nextStepSeq: u.nextStepSeq },
+            after: { status: 'scrapped', stationId: at?.station.id ?? null }, reason: input.reason,
+          });
+        }
+      }
+      return {
+        identifier: input.identifier,
+        scrapped: targets.map((u) => ({ unitId: u.id, serial: u.serial, position: u.position, before: u.status })),
+        unchanged: rows.filter((u) => !targets.includes(u)).map((u) => ({ unitId: u.id, serial: u.serial, position: u.position, status: u.status })),
+      };
     });
   }
 
@@ -762,7 +1058,7 @@ export function createTrackingService(db: Db, deps: { workOrders: WorkOrdersServ
   }
 
   return {
-    validate, start, complete, resolveStation,
+    validate, start, complete, validateBatch, startBatch, completeBatch, abort, scrap, resolveStation,
     generateUnits, registerUnits, createPanel, getPanel, skipPosition, createLot, getLot, listLots, assignToLot, setHold, getUnit, listUnits,
     wipForWorkOrder, wipForLine,
     /** Adds an interlock rule (e.g. from the quality or materials module), optionally before / after a named rule. */

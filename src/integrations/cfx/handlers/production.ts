@@ -1,7 +1,8 @@
 import { AppError } from '../../../platform/errors.ts';
-import type { CountInput, MovementInput } from '../../../modules/equipment/index.ts';
-import type { CfxBodies, UnitPosition } from '../messages.ts';
-import { applied, recorded, rejected, type HandlerContext, type HandlerResult, type HandlerSpec, type Machine, type Rejection } from './types.ts';
+import type { CountInput, MovementInput, ReadingInput } from '../../../modules/equipment/index.ts';
+import type { BatchResult } from '../../../modules/tracking/index.ts';
+import type { CfxBodies, CfxPolymorphic, UnitPosition } from '../messages.ts';
+import { applied, pending, recorded, rejected, type HandlerContext, type HandlerResult, type HandlerSpec, type Machine, type PassageRequest, type Rejection } from './types.ts';
 
 /**
  * Production messages → the tracking service (the interlock's start / complete, the same
@@ -88,7 +89,27 @@ async function transactionRow(ctx: HandlerContext, tid: string, upsert: string, 
 type Result = 'pass' | 'fail' | 'scrap';
 const UNIT_RESULT: Record<string, Result | 'skip'> = { Pass: 'pass', Fail: 'fail', Scrap: 'scrap', Skip: 'skip' };
 
-/** Applies a WorkCompleted to the units: counts for OEE, then one tracking completion per unit. */
+/** The message's outcome from its passages' results: rejected with the first refusal's code, naming every refusal. */
+function outcomeOf(results: BatchResult<unknown>[], ids: string[], ok: (r: BatchResult<unknown>, i: number) => boolean = () => false, detail?: string): HandlerResult {
+  const refusals: Rejection[] = [];
+  results.forEach((r, i) => {
+    if (r.ok || ok(r, i)) return;
+    refusals.push(refusalOf(r.error, ids[i])!);
+  });
+  if (refusals.length) return rejected(refusals[0]!.code, refusals.map((x) => x.message).join('; '), refusals[0]!.errors ? { errors: refusals[0]!.errors } : {});
+  return applied(detail);
+}
+
+/** An abort of a unit that was not in process is nothing to undo, not a refusal. */
+const notStarted = (r: BatchResult<unknown>) => !r.ok && r.error.code === 'STATE_CONFLICT' && r.error.details?.inProcess === false;
+
+/**
+ * Applies a WorkCompleted to the units: counts for OEE, then a tracking passage per unit,
+ * queued with the batch's other passages: complete with the unit's result (its Status, else
+ * the message's Result), or, for Result Aborted / Skipped (and units with Status Skip), an
+ * abort of the started step (a unit that was not started stays as it is). `onResult` gives
+ * the outcome to another message (a parked completion applied by its WorkStarted).
+ */
 async function applyCompletion(
   ctx: HandlerContext,
   b: CfxBodies['CFX.Production.WorkCompleted'],
@@ -96,6 +117,7 @@ async function applyCompletion(
   messageId: string,
   ids: string[],
   tx: TransactionRow | undefined,
+  onResult?: (r: HandlerResult) => Promise<HandlerResult>,
 ): Promise<HandlerResult> {
   const mc = m(ctx);
   const fallback: Result | null = b.result === 'Completed' ? 'pass' : b.result === 'Failed' ? 'fail' : null;
@@ -108,27 +130,28 @@ async function applyCompletion(
   if (good) counts.push({ stationId: mc.stationId, equipmentId: mc.equipmentId, at, kind: 'completed', units: good, recipeName: prog.name, messageId });
   if (bad) counts.push({ stationId: mc.stationId, equipmentId: mc.equipmentId, at, kind: 'failed', units: bad, recipeName: prog.name, messageId });
   await ctx.defer('counts', counts, ctx.deps.equipment.recordCounts);
-  if (fallback === null && results.every((r) => r.result === null || r.result === 'skip')) {
-    return recorded(`WorkCompleted with Result ${b.result}: no passage to record (tracking has no abort operation; the units stay where they are)`);
+  if (!ctx.deps.tracking) {
+    const r = recorded('tracking service not available: completion kept for later, counts recorded');
+    return onResult ? onResult(r) : r;
   }
-  const tracking = ctx.deps.tracking;
-  if (!tracking) return recorded('tracking service not available: completion kept for later, counts recorded');
-  const refusals: Rejection[] = [];
-  for (const r of results) {
-    if (r.result === null || r.result === 'skip') continue;
-    try {
-      await tracking.complete(ctx.principal, {
-        equipment: mc.equipmentCode, identifier: r.id, result: r.result, programName: prog.name, programRevision: prog.revision,
-        startedAt: tx?.started_at ?? null, completedAt: at,
-      });
-    } catch (e) {
-      const refusal = refusalOf(e, r.id);
-      if (!refusal) throw e;
-      refusals.push(refusal);
-    }
-  }
-  if (refusals.length) return rejected(refusals[0]!.code, refusals.map((x) => x.message).join('; '), refusals[0]!.errors ? { errors: refusals[0]!.errors } : {});
-  return applied();
+  const requests: PassageRequest[] = results.map((r) =>
+    r.result === null || r.result === 'skip'
+      ? { kind: 'abort', input: { equipment: mc.equipmentCode, identifier: r.id, reason: `CFX WorkCompleted ${messageId}: Result ${b.result}${r.result === 'skip' ? ', unit status Skip' : ''}` } }
+      : {
+          kind: 'complete',
+          input: { equipment: mc.equipmentCode, identifier: r.id, result: r.result, programName: prog.name, programRevision: prog.revision, startedAt: tx?.started_at ?? null, completedAt: at },
+        },
+  );
+  const aborted = requests.filter((r) => r.kind === 'abort').length;
+  await ctx.passages(requests, async (res) => {
+    const skipped = res.filter((r, i) => requests[i]!.kind === 'abort' && notStarted(r)).length;
+    const detail = aborted
+      ? `${aborted - skipped} started passage(s) aborted${skipped ? `, ${skipped} unit(s) were not in process` : ''} (Result ${b.result})`
+      : undefined;
+    const r = outcomeOf(res, ids, (x, i) => requests[i]!.kind === 'abort' && notStarted(x), detail);
+    return onResult ? onResult(r) : r;
+  });
+  return pending();
 }
 
 export const productionHandlers = [
@@ -164,31 +187,26 @@ export const productionHandlers = [
         // The completion came first and named no units: apply it now that the units are known.
         const p = row.parked_completion;
         const txRow = { ...row, identifiers: ids, started_at: at, recipe_name: b.recipeName ?? row.recipe_name, recipe_revision: b.revision ?? row.recipe_revision };
-        const r = await applyCompletion(ctx, p.body, new Date(p.at), p.uniqueId, ids, txRow);
         await ctx.tx.query(
           `UPDATE cfx_transactions SET parked_completion = NULL, completed_at = $3, completed_message = $4 WHERE equipment_id = $1 AND transaction_id = $2`,
           [mc.equipmentId, b.transactionId, new Date(p.at), p.uniqueId],
         );
-        await ctx.settle(p.uniqueId, r);
-        return applied(`start not applied: its WorkCompleted ${p.uniqueId} had arrived first and was applied now`);
+        const done = applied(`start not applied: its WorkCompleted ${p.uniqueId} had arrived first and was applied now`);
+        return applyCompletion(ctx, p.body, new Date(p.at), p.uniqueId, ids, txRow, async (r) => {
+          await ctx.settle(p.uniqueId, r);
+          return done;
+        });
       }
       if (row?.completed_message) return applied(`stale: TransactionID ${b.transactionId} was completed by ${row.completed_message}; start not applied`);
       if (ids.length === 0) return rejected('CFX_NO_UNITS', 'WorkStarted names no units and no PrimaryIdentifier');
       const tracking = ctx.deps.tracking;
       if (!tracking) return recorded('tracking service not available: start kept for later');
       const prog = await program(ctx, b.recipeName, b.revision);
-      const refusals: Rejection[] = [];
-      for (const id of ids) {
-        try {
-          await tracking.start(ctx.principal, { equipment: mc.equipmentCode, identifier: id, programName: prog.name, programRevision: prog.revision });
-        } catch (e) {
-          const refusal = refusalOf(e, id);
-          if (!refusal) throw e;
-          refusals.push(refusal);
-        }
-      }
-      if (refusals.length) return rejected(refusals[0]!.code, refusals.map((x) => x.message).join('; '));
-      return applied();
+      await ctx.passages(
+        ids.map((id) => ({ kind: 'start', input: { equipment: mc.equipmentCode, identifier: id, programName: prog.name, programRevision: prog.revision } })),
+        async (res) => outcomeOf(res, ids),
+      );
+      return pending();
     },
   } satisfies HandlerSpec<'CFX.Production.WorkStarted'>,
   {
@@ -239,13 +257,75 @@ export const productionHandlers = [
       await ctx.defer('counts', [
         { stationId: mc.stationId, equipmentId: mc.equipmentId, at: ctx.envelope.timeStamp, kind: 'disqualified' as const, units: n, recipeName: null, messageId: ctx.envelope.uniqueId },
       ], ctx.deps.equipment.recordCounts);
-      return recorded(`counted for OEE quality (${n} unit(s)); the units' tracking status is unchanged: tracking has no disqualify operation yet`);
+      const tracking = ctx.deps.tracking;
+      if (!tracking) return recorded(`counted for OEE quality (${n} unit(s)); tracking service not available: the units are not scrapped`);
+      // The units themselves; the carrier / panel only when no unit is named.
+      const ids = identifiersOf(b);
+      const reason = `disqualified by ${mc.equipmentCode} (CFX ${ctx.envelope.uniqueId})${b.reason ? `: ${b.reason}` : ''}${b.comments ? ` — ${b.comments}` : ''}`;
+      const refusals: Rejection[] = [];
+      let scrapped = 0;
+      for (const id of ids) {
+        try {
+          scrapped += (await tracking.scrap(ctx.principal, { equipment: mc.equipmentCode, identifier: id, reason })).scrapped.length;
+        } catch (e) {
+          const refusal = refusalOf(e, id);
+          if (!refusal) throw e;
+          // The same code as the interlock gives for an identifier nobody knows.
+          refusals.push(e instanceof AppError && e.code === 'NOT_FOUND' ? { code: 'UNKNOWN_UNIT', message: `${id}: no unit or panel is known as ${id}` } : refusal);
+        }
+      }
+      if (refusals.length) return rejected(refusals[0]!.code, refusals.map((x) => x.message).join('; '));
+      return applied(`${scrapped} unit(s) scrapped; counted for OEE quality`);
     },
   } satisfies HandlerSpec<'CFX.Production.UnitsDisqualified'>,
   {
     name: 'CFX.Production.Processing.UnitsProcessed',
-    async handle() {
-      return recorded('process data kept with the message; no process-data service yet');
+    async handle(ctx, b) {
+      const mc = m(ctx);
+      const at = ctx.envelope.timeStamp;
+      const rows: ReadingInput[] = [];
+      const add = (unit: string | null, data: CfxPolymorphic | null, prefix: string) => {
+        if (!data) return;
+        for (const [name, value] of flattenProcessData(data, prefix)) {
+          rows.push({
+            at, stationId: mc.stationId, equipmentId: mc.equipmentId, unitIdentifier: unit, name, value: typeof value === 'number' ? value : null,
+            textValue: typeof value === 'number' ? null : value, unit: null, source: 'cfx', origin: ctx.envelope.uniqueId,
+          });
+        }
+      };
+      const units = b.unitProcessData.filter((u) => u.unitIdentifier);
+      // Common data belongs to every unit of the message (to the station alone when none is named).
+      if (b.commonProcessData) {
+        if (units.length) for (const u of units) add(u.unitIdentifier, b.commonProcessData, 'common');
+        else add(null, b.commonProcessData, 'common');
+      }
+      for (const u of b.unitProcessData) {
+        add(u.unitIdentifier, u.unitProcessData, 'unit');
+        if (u.unitResult) rows.push({ at, stationId: mc.stationId, equipmentId: mc.equipmentId, unitIdentifier: u.unitIdentifier, name: 'unit.result', value: null, textValue: u.unitResult, unit: null, source: 'cfx', origin: ctx.envelope.uniqueId });
+      }
+      rows.push({ at, stationId: mc.stationId, equipmentId: mc.equipmentId, unitIdentifier: units.length === 1 ? units[0]!.unitIdentifier : null, name: 'overall.result', value: null, textValue: b.overallResult, unit: null, source: 'cfx', origin: ctx.envelope.uniqueId });
+      await ctx.defer('readings', rows, ctx.deps.equipment.recordReadings);
+      return applied(`${rows.length} process-data reading(s) stored`);
     },
   } satisfies HandlerSpec<'CFX.Production.Processing.UnitsProcessed'>,
 ];
+
+/**
+ * The leaves of a CFX process-data object (UnitsProcessed), as reading name → value: numbers
+ * as numbers, strings and booleans as text, arrays by index; the `$type` names the first level
+ * (e.g. `unit.ReflowProcessData.ZoneData.0.Setpoint`). At most 500 leaves per object.
+ */
+export function flattenProcessData(data: CfxPolymorphic, prefix: string): [string, number | string][] {
+  const out: [string, number | string][] = [];
+  const type = data.kind ? data.kind.split(',')[0]!.split('.').pop()! : null;
+  const walk = (v: unknown, path: string) => {
+    if (out.length >= 500 || v === null || v === undefined) return;
+    if (typeof v === 'number') {
+      if (Number.isFinite(v)) out.push([path, v]);
+    } else if (typeof v === 'string' || typeof v === 'boolean') out.push([path, String(v)]);
+    else if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${path}.${i}`));
+    else if (typeof v === 'object') for (const [k, x] of Object.entries(v)) if (k !== '$type') walk(x, `${path}.${k}`);
+  };
+  walk(data.data, type ? `${prefix}.${type}` : prefix);
+  return out;
+}

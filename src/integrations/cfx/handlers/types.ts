@@ -4,7 +4,7 @@ import type { Principal } from '../../../platform/principal.ts';
 import type { EquipmentService } from '../../../modules/equipment/index.ts';
 import type { MaterialsService } from '../../../modules/materials/index.ts';
 import type { ProductsService } from '../../../modules/products/index.ts';
-import type { TrackingService } from '../../../modules/tracking/index.ts';
+import type { BatchResult, CompleteInput, StartInput, TrackingService } from '../../../modules/tracking/index.ts';
 import type { WorkOrdersService } from '../../../modules/work-orders/index.ts';
 import type { QualityService } from '../../../modules/quality/index.ts';
 import type { CfxEnvelope, CfxOutgoingEnvelope } from '../codec.ts';
@@ -68,7 +68,23 @@ export interface HandlerContext {
    * appends (readings, movements, counts) that nothing in the same batch reads back.
    */
   defer<T>(key: string, rows: T[], write: (q: Queryable, rows: T[]) => Promise<unknown>): Promise<void>;
+  /**
+   * Queues tracking passages of this message (start, complete, abort: the tracking service's
+   * batch operations) to be applied with the batch's other passages, a few set-based statements
+   * for many messages. `finish` receives one result per passage, in order, once they are
+   * applied (still in this transaction) and gives the message its outcome; the handler then
+   * returns `pending()`. Passages of a unit already queued are applied first, and so are
+   * queued passages before a message that reads a unit they concern (see ingest.ts), so every
+   * message sees the effects of the earlier messages about its units.
+   */
+  passages(items: PassageRequest[], finish: (results: BatchResult<unknown>[]) => Promise<HandlerResult>): Promise<void>;
 }
+
+/** One tracking passage a handler asks for (see HandlerContext.passages). */
+export type PassageRequest =
+  | { kind: 'start'; input: StartInput }
+  | { kind: 'complete'; input: CompleteInput }
+  | { kind: 'abort'; input: { equipment: string; identifier: string; reason?: string | null } };
 
 /** What the MES says about itself in AreYouThere / WhoIsThere / GetEndpointInformation responses. */
 export interface EndpointInfo {
@@ -98,7 +114,9 @@ export type HandlerResult =
   | { outcome: 'applied'; detail?: string; response?: CfxOutgoingEnvelope }
   | { outcome: 'recorded'; detail: string }
   | { outcome: 'answered'; response: CfxOutgoingEnvelope; detail?: string }
-  | { outcome: 'rejected'; rejection: Rejection; response?: CfxOutgoingEnvelope };
+  | { outcome: 'rejected'; rejection: Rejection; response?: CfxOutgoingEnvelope }
+  /** The outcome is given later by the `finish` of the message's queued passages (HandlerContext.passages). */
+  | { outcome: 'pending' };
 
 export interface HandlerSpec<K extends SupportedMessageName = SupportedMessageName> {
   name: K;
@@ -132,6 +150,7 @@ export class HandlerRegistry {
 
 export const applied = (detail?: string): HandlerResult => (detail ? { outcome: 'applied', detail } : { outcome: 'applied' });
 export const recorded = (detail: string): HandlerResult => ({ outcome: 'recorded', detail });
+export const pending = (): HandlerResult => ({ outcome: 'pending' });
 export const rejected = (code: string, message: string, extra: Omit<Rejection, 'code' | 'message'> = {}): HandlerResult => ({
   outcome: 'rejected',
   rejection: { code, message, ...extra },
