@@ -7,8 +7,13 @@
  * - moisture-sensitive devices: MSD events, bakes, floor life at any instant (injectable clock);
  * - solder paste and stencils with validity checks, mounted on printers over time;
  * - feeder setup verification against a program (`verifyLoad`), setup completeness
- *   (`setupStatus`, for the placement interlock), splices, and the setup history per slot
- *   (`candidatesAt`, the M2 material candidates of a unit processed at an instant).
+ *   (`setupStatus`), splices, and the setup history per slot (`candidatesAt`);
+ * - the setup interlock rules (SETUP_INCOMPLETE, SETUP_PROGRAM_MISMATCH, STENCIL_NOT_READY,
+ *   PASTE_NOT_READY) registered into tracking by `registerMaterialsInterlockRules`;
+ * - material-to-board trace: M3 installs (`recordInstalls`, `recordUninstalls`, `recordApplied`),
+ *   `unitMaterials` (M3 over M2 per reference designator), `materialWhereUsed`, `usageLog`;
+ * - `shortages`: open work orders' remaining need against usable stock.
+ * See README.md.
  */
 export {
   createMaterialsService, MANUAL_MSD_EVENTS, type MaterialsService, type MaterialsOptions, type MaterialsDeps, type MaterialLot, type ReceiveInput,
