@@ -58,6 +58,8 @@ CREATE INDEX process_records_equipment_idx ON process_records (equipment_id, com
 -- Passages recorded at a station without naming the machine (few): by station and time.
 CREATE INDEX process_records_station_no_equipment_idx ON process_records (station_id, completed_at) WHERE equipment_id IS NULL;
 CREATE INDEX feeder_setups_equipment_loaded_idx ON feeder_setups (equipment_id, loaded_at);
+-- The setup interlock reads a machine's active setups at every validate / start.
+CREATE INDEX feeder_setups_active_idx ON feeder_setups (equipment_id, slot) WHERE unloaded_at IS NULL;
 -- Where-used of a work order's material (usage log) and paste / stencil mounts by time.
 CREATE INDEX feeder_setups_work_order_idx ON feeder_setups (work_order_id) WHERE work_order_id IS NOT NULL;
 
