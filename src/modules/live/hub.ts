@@ -3,7 +3,7 @@ import { lineSnapshot, slowParts, type LineSnapshot, type LiveDeps, type Shortag
 
 /**
  * The push side of the line dashboard. One channel per line, shared by every subscriber of
- * that line in this instance: a short tick (default 200 ms) runs one cheap statement that reads
+ * that line in this instance: a short tick (default 100 ms) runs one cheap statement that reads
  * the high-water marks of what the dashboard shows (newest process record, state change, fault,
  * hold, alert, audit row; open fault / hold / alert counts; the active work order's newest unit
  * change). Only when that signature moved (or every `refreshMs`, for clocks such as moisture
@@ -19,6 +19,8 @@ export interface LiveOptions {
   refreshMs?: number;
   /** How often the slow parts (OEE, material warnings, shortages) are recomputed, in the background. */
   slowMs?: number;
+  /** How long the first build of a channel waits for the slow parts before sending without them. */
+  slowWaitMs?: number;
   /** A channel keeps running this long after its last subscriber left (page reloads, reconnects find it warm). */
   lingerMs?: number;
   /** Comment line sent to keep idle connections open through proxies. */
@@ -137,11 +139,20 @@ class Channel {
   private async build() {
     let slow: SlowParts | Promise<SlowParts> | null = this.slow;
     if (!slow) {
-      slow = slowParts(this.hub.deps, this.lineId, this.hub.shortages).then((x) => {
-        this.slow = x;
-        this.slowAt = Date.now();
-        return x;
-      });
+      // First build: the slow parts run alongside the snapshot queries; if they take longer than
+      // `slowWaitMs`, the first snapshot goes out without them and the next tick adds them.
+      this.slowRunning = true;
+      const slowP = slowParts(this.hub.deps, this.lineId, this.hub.shortages)
+        .then((x) => {
+          this.slow = x;
+          this.slowAt = Date.now();
+          this.builtAt = 0;
+          return x;
+        })
+        .finally(() => (this.slowRunning = false));
+      slowP.catch((e: unknown) => this.hub.onError(e));
+      const empty: SlowParts = { oee: new Map(), oeeSince: new Date(), warnings: [], shortages: [] };
+      slow = Promise.race([slowP, new Promise<SlowParts>((resolve) => setTimeout(() => resolve(empty), this.hub.slowWaitMs).unref())]);
     }
     const snap = await lineSnapshot(this.hub.deps, this.lineId, slow);
     this.builtAt = Date.now();
@@ -164,6 +175,7 @@ export class LiveHub {
   readonly refreshMs: number;
   readonly slowMs: number;
   readonly lingerMs: number;
+  readonly slowWaitMs: number;
   readonly keepAliveMs: number;
   readonly shortages: LiveOptions['shortages'];
   readonly onError: (e: unknown) => void;
@@ -171,10 +183,11 @@ export class LiveHub {
   private closed = false;
 
   constructor(readonly db: Db, readonly deps: LiveDeps, opts: LiveOptions = {}) {
-    this.tickMs = opts.tickMs ?? 200;
+    this.tickMs = opts.tickMs ?? 100;
     this.refreshMs = opts.refreshMs ?? 5_000;
     this.slowMs = opts.slowMs ?? 10_000;
     this.lingerMs = opts.lingerMs ?? 60_000;
+    this.slowWaitMs = opts.slowWaitMs ?? 300;
     this.keepAliveMs = opts.keepAliveMs ?? 15_000;
     this.shortages = opts.shortages;
     this.onError = opts.onError ?? (() => undefined);

@@ -139,13 +139,15 @@ function Board({ s }: { s: LineSnapshot }) {
         {s.stations.map((st) => (
           <div key={st.id} className={`st-tile st-${st.state}`} data-state={st.state} data-station={st.code}>
             <div className="st-head">
-              <span className="st-code">{st.code}</span>
+              <span className="st-code" title={st.code}>
+                {st.code}
+              </span>
               <span className="st-state">{STATE_LABEL[st.state]}</span>
             </div>
             <div className="st-name">{st.name}</div>
             <div className="st-figures">
               <span title="units in process">▶ {st.inProcess}</span>
-              <span title="units waiting">⧗ {st.waiting}</span>
+              <span title="units waiting">wait {st.waiting}</span>
               <span title="OEE today">{st.oee === null ? 'OEE –' : `OEE ${Math.round(st.oee * 100)}%`}</span>
             </div>
             {st.faults.length ? (
