@@ -1,8 +1,9 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Readable, Transform, type Writable } from 'node:stream';
-import { finished } from 'node:stream/promises';
+import { finished, pipeline } from 'node:stream/promises';
 import PDFDocument from 'pdfkit';
 import type pg from 'pg';
 import yazl from 'yazl';
@@ -158,41 +159,72 @@ export function createRecordsService(db: Db, deps: RecordsDeps, opts: RecordsOpt
     const total = sections.length * 2 + 1;
     let rows = 0;
     const progress = (file: string) => o.onProgress?.({ file, filesDone: files.length, files: total, rows });
+    // Two connections on one snapshot: each section's JSON is spooled to a temporary file while its
+    // CSV streams into the ZIP, so PostgreSQL produces both at once; the spool then follows into the ZIP.
     const client = await readClient();
+    let second: pg.PoolClient | null = null;
+    const spool = fs.mkdtempSync(path.join(os.tmpdir(), 'mes-trace-'));
+    const hashing = (onDone: (sha256: string, size: number) => void) => {
+      const h = crypto.createHash('sha256');
+      let size = 0;
+      // Hash and count in the stream itself: its consumer is the only reader.
+      return new Transform({
+        transform(c: Buffer, _e, cb) {
+          h.update(c);
+          size += c.length;
+          cb(null, c);
+        },
+        flush(cb) {
+          onDone(h.digest('hex'), size);
+          cb();
+        },
+      });
+    };
     try {
-      for (const section of sections) {
-        for (const format of ['csv', 'json'] as const) {
-          const name = `${section}.${format}`;
-          progress(name);
-          let n = 0;
-          const src = copyOut(client, SECTION_SOURCES[section](r.scope), format, () => {
-            n++;
-            if (format === 'csv') rows++;
-          });
-          const h = crypto.createHash('sha256');
-          let size = 0;
-          // Hash and count in the stream itself: the ZIP writer is the only consumer.
-          const tap = new Transform({
-            transform(c: Buffer, _e, cb) {
-              h.update(c);
-              size += c.length;
-              cb(null, c);
-            },
-          });
-          src.on('error', (e) => tap.destroy(e));
-          src.pipe(tap);
-          zip.addReadStream(tap, name, { mtime, compressionLevel: 1 });
-          await finished(tap);
-          files.push({ name, section, format, rows: n, sha256: h.digest('hex'), size });
-        }
+      const snapshot = (await client.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0]!.s;
+      second = await db.pool.connect();
+      await second.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      await second.query(`SET TRANSACTION SNAPSHOT '${snapshot.replace(/'/g, '')}'`);
+      await second.query(`SET LOCAL TIME ZONE 'UTC'`);
+      await second.query('SET LOCAL jit = off');
+      for (const [i, section] of sections.entries()) {
+        const sql = SECTION_SOURCES[section](r.scope);
+        progress(`${section}.csv`);
+        let csvRows = 0, jsonRows = 0;
+        let csvFile: ManifestFile | null = null, jsonFile: ManifestFile | null = null;
+        const jsonPath = path.join(spool, `${i}.json`);
+        const jsonSrc = copyOut(second, sql, 'json', () => jsonRows++);
+        const jsonTap = hashing((sha256, size) => (jsonFile = { name: `${section}.json`, section, format: 'json', rows: jsonRows, sha256, size }));
+        jsonSrc.on('error', (e) => jsonTap.destroy(e));
+        const jsonDone = pipeline(jsonSrc, jsonTap, fs.createWriteStream(jsonPath, { mode: 0o600 }));
+        const csvSrc = copyOut(client, sql, 'csv', () => {
+          csvRows++;
+          rows++;
+        });
+        const csvTap = hashing((sha256, size) => (csvFile = { name: `${section}.csv`, section, format: 'csv', rows: csvRows, sha256, size }));
+        csvSrc.on('error', (e) => csvTap.destroy(e));
+        csvSrc.pipe(csvTap);
+        zip.addReadStream(csvTap, `${section}.csv`, { mtime, compressionLevel: 1 });
+        await Promise.all([finished(csvTap), jsonDone]);
+        files.push(csvFile!);
+        progress(`${section}.json`);
+        const spooled = fs.createReadStream(jsonPath);
+        zip.addReadStream(spooled, `${section}.json`, { mtime, compressionLevel: 1 });
+        await finished(spooled);
+        fs.rmSync(jsonPath);
+        files.push(jsonFile!);
       }
       await client.query('COMMIT');
+      await second.query('COMMIT');
     } catch (e) {
       await client.query('ROLLBACK').catch(() => undefined);
+      await second?.query('ROLLBACK').catch(() => undefined);
       (zip.outputStream as unknown as Readable).destroy(e as Error);
       throw e;
     } finally {
       client.release();
+      second?.release();
+      fs.rmSync(spool, { recursive: true, force: true });
     }
     progress('summary.pdf');
     const generatedAt = new Date();

@@ -1,0 +1,65 @@
+/**
+ * `npm run bench -- where-used [--units N] [--db NAME]` (issue 4): material-to-board traceability at scale.
+ *
+ * On the generated history of the `records` benchmark (≥ 1,000,000 units, M2 from feeder-setup
+ * intervals × placement passages, M3 installs for a fraction of the units; generated once into
+ * mes_bench_records and reused):
+ * - where-used of one material lot (materials.materialWhereUsed({ lotId })), p99 over 100
+ *   different lots, against the bare M2 join returning the same unit ids;
+ * - the material list of one unit (materials.unitMaterials(unitId)), p99 over 500 random units,
+ *   against a bare SELECT of the setup intervals covering the unit's placement passages.
+ */
+import { performance } from 'node:perf_hooks';
+import { summarize } from './lib.ts';
+import { historyDatabase, timed } from './records.ts';
+
+const fmt = (s: ReturnType<typeof summarize>) => `p50 ${s.p50.toFixed(2)} ms · p99 ${s.p99.toFixed(2)} ms · max ${s.max.toFixed(2)} ms (n=${s.n})`;
+
+export default async function whereUsed(args: string[]): Promise<void> {
+  const started = performance.now();
+  const at = args.indexOf('--units');
+  const dbAt = args.indexOf('--db');
+  const { db, services: s } = await historyDatabase({ ...(at >= 0 ? { units: Number(args[at + 1]) } : {}), ...(dbAt >= 0 ? { name: args[dbAt + 1]! } : {}) });
+  const units = Number((await db.one<{ n: string }>('SELECT count(*) AS n FROM units'))!.n);
+  const installs = Number((await db.one<{ n: string }>('SELECT count(DISTINCT unit_id) AS n FROM material_installs'))!.n);
+  console.log(`history: ${units} units; ${installs} with exact (M3) installs`);
+
+  // 100 different material lots of placed parts (reels), all of them used in production.
+  const lots = (await db.query<{ id: number }>(
+    `SELECT l.id FROM material_lots l WHERE l.lot_code !~ '-PASTE-'
+        AND EXISTS (SELECT 1 FROM material_packages p JOIN feeder_setups fs ON fs.package_id = p.id WHERE p.material_lot_id = l.id) ORDER BY random() LIMIT 100`)).rows.map((r) => r.id);
+  await s.materials.materialWhereUsed({ lotId: lots[0]! });
+  const sizes: number[] = [];
+  const wu = await timed(lots.length, async (i) => {
+    const r = await s.materials.materialWhereUsed({ lotId: lots[i]! });
+    sizes.push(r.units.length);
+    return r;
+  });
+  const bare = await timed(lots.length, (i) => db.query(
+    `SELECT DISTINCT pr.unit_id FROM material_packages p JOIN feeder_setups fs ON fs.package_id = p.id
+       JOIN process_records pr ON pr.equipment_id = fs.equipment_id AND pr.completed_at >= fs.loaded_at AND COALESCE(pr.started_at, pr.completed_at) < COALESCE(fs.unloaded_at, 'infinity')
+      WHERE p.material_lot_id = $1`, [lots[i]], 'bench_wu_bare'));
+  const ws = summarize(wu.lat), bs = summarize(bare.lat);
+  const sorted = [...sizes].sort((a, b) => a - b);
+  console.log(`where-used of one material lot (${lots.length} lots; units per lot ${sorted[0]}–${sorted.at(-1)}, median ${sorted[Math.floor(sorted.length / 2)]}): ${fmt(ws)}`);
+  console.log(`  ceiling, bare M2 join (distinct unit ids): ${fmt(bs)}`);
+
+  // The material list of 500 random units that were placed.
+  const range = (await db.one<{ lo: number; hi: number }>(`SELECT min(id) AS lo, max(id) AS hi FROM units`))!;
+  const unitIds = (await db.query<{ id: number }>(`SELECT id FROM units WHERE id = ANY($1) AND visits >= 6`, [Array.from({ length: 600 }, () => range.lo + Math.floor(Math.random() * (range.hi - range.lo + 1)))])).rows.map((r) => r.id).slice(0, 500);
+  for (const id of unitIds.slice(0, 20)) await s.materials.unitMaterials(id);
+  let refdes = 0;
+  const um = await timed(unitIds.length, async (i) => {
+    const r = await s.materials.unitMaterials(unitIds[i]!);
+    refdes += r.length;
+    return r;
+  });
+  const bareUm = await timed(unitIds.length, (i) => db.query(
+    `SELECT fs.slot, fs.package_id FROM process_records pr JOIN feeder_setups fs ON fs.equipment_id = pr.equipment_id AND fs.loaded_at <= pr.completed_at
+        AND (fs.unloaded_at IS NULL OR fs.unloaded_at > COALESCE(pr.started_at, pr.completed_at)) WHERE pr.unit_id = $1 AND pr.equipment_id IS NOT NULL`, [unitIds[i]], 'bench_um_bare'));
+  const us = summarize(um.lat), ub = summarize(bareUm.lat);
+  console.log(`unit material list (${unitIds.length} units, ${Math.round(refdes / unitIds.length)} refdes each): ${fmt(us)}`);
+  console.log(`  ceiling, bare SELECT of the setup intervals covering the unit's placements: ${fmt(ub)}`);
+  console.log(JSON.stringify({ bench: 'where-used', units, m3Units: installs, lotWhereUsed: { ...ws, unitsPerLot: { min: sorted[0], max: sorted.at(-1) }, ceiling: bs }, unitMaterials: { ...us, ceiling: ub }, seconds: Math.round((performance.now() - started) / 1000) }));
+  await db.close();
+}
