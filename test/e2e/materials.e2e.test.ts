@@ -1,3 +1,4 @@
+import net, { type AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeProduct, system, testServices, uniq } from '../helpers.ts';
@@ -55,11 +56,28 @@ describe('receiving', () => {
     // The MES label preview (PNG with a Data Matrix) is loaded.
     const img = page.getByTestId('label-preview');
     await img.waitFor();
-    expect(await page.waitForFunction(() => (document.querySelector('[data-testid="label-preview"]') as HTMLImageElement | null)?.naturalWidth ?? 0).then((h) => h.jsonValue())).toBeGreaterThan(0);
+    await page.waitForFunction(`(document.querySelector('[data-testid="label-preview"]')?.naturalWidth ?? 0) > 0`);
     const [pkg] = await s().materials.listPackages({ ipn: p.partIpns[0]! });
     expect(pkg).toMatchObject({ quantity: 2500, mpn, lotCode: lot, dateCode: '2312', status: 'available' });
     expect(pkg!.location).toMatchObject({ kind: 'store', place: 'A-03-2' });
     await screenshot(page, 'receive');
+
+    // Printed on the workstation's network label printer: the ZPL arrives over raw TCP.
+    const received: Buffer[] = [];
+    const printer = net.createServer((sock) => sock.on('data', (d) => received.push(d)));
+    await new Promise<void>((r) => printer.listen(0, '127.0.0.1', r));
+    try {
+      const port = (printer.address() as AddressInfo).port;
+      await page.getByLabel('Label printer (host or host:port)').fill(`127.0.0.1:${port}`);
+      await page.getByRole('button', { name: 'Use printer' }).click();
+      await page.getByRole('button', { name: `Print on 127.0.0.1:${port}` }).click();
+      await page.getByText(new RegExp(`^Label sent to 127\\.0\\.0\\.1:${port} \\(\\d+ bytes\\)$`)).waitFor();
+      const zpl = Buffer.concat(received).toString('utf8');
+      expect(zpl.startsWith('^XA')).toBe(true);
+      expect(zpl).toContain(pkg!.code);
+    } finally {
+      printer.close();
+    }
 
     // An MPN that is not on the AVL is refused.
     await scanLabel(eigp([`1P${uniq('NOPE-')}`, 'Q100', `1T${lot}`]));
@@ -129,6 +147,23 @@ describe('inventory and floor life', () => {
     await page.getByText(/^Bake \d+ recorded: 1 package/).waitFor();
     await page.getByTestId('bakes').getByText(r.package.code).waitFor();
     await screenshot(page, 'bakes');
+
+    // A stencil due for cleaning and a paste jar: the screen says which is usable now.
+    const stencil = await s().materials.createStencil(system, { code: uniq('STN-'), productRevisionId: p.revision.id, thicknessUm: 120, cleaningInterval: 10, maxUsage: 50000 });
+    await s().materials.recordStencilUse(system, stencil.id, { prints: 12 });
+    const jar = await s().materials.receive(system, { ipn: p.partIpns[2]!, mpn: `${p.product.code}-MPN2`, quantity: 1, lotCode: uniq('PASTE'), kind: 'paste-jar', expiresAt: new Date(Date.now() + 90 * 86400_000) });
+    await openMenu(page, 'Paste and stencils');
+    const stencilRow = page.getByTestId('stencils').locator('tr', { hasText: stencil.code });
+    await stencilRow.waitFor();
+    expect(await stencilRow.innerText()).toContain('12 / 10');
+    expect(await stencilRow.locator('.badge-bad').count()).toBe(1);
+    const jarRow = page.getByTestId('paste-jars').locator('tr', { hasText: jar.package.code });
+    await jarRow.getByRole('button', { name: 'Thaw' }).click();
+    await page.getByText(`${jar.package.code}: thawing started`).waitFor();
+    await stencilRow.getByRole('button', { name: 'Cleaned' }).click();
+    await page.getByText(`${stencil.code}: cleaned`).waitFor();
+    await page.getByTestId('stencils').locator('tr', { hasText: stencil.code }).locator('.badge-good').waitFor();
+    await screenshot(page, 'paste-stencils');
     expect(ui.errors).toEqual([]);
   });
 });

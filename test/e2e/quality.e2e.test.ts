@@ -201,7 +201,7 @@ describe('dispositions', () => {
     await other.page.locator('#disposition-scan').fill(u);
     await other.page.locator('#disposition-scan').press('Enter');
     await other.page.getByTestId('disposition-form').waitFor();
-    const techOptions = await other.page.getByTestId('disposition-form').getByLabel('Decision').locator('option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
+    const techOptions = await other.page.getByTestId('disposition-form').getByLabel('Decision').locator('option').evaluateAll((os) => os.map((o) => (o as unknown as { value: string }).value));
     expect(techOptions).toEqual(['repair', 'retest', 'scrap']);
     await other.context.close();
 
@@ -211,7 +211,7 @@ describe('dispositions', () => {
     await page.getByTestId('unit-blockers').waitFor();
     expect(await page.getByTestId('unit-blockers').locator('li').evaluateAll((ls) => ls.map((l) => l.getAttribute('data-code')))).toContain('UNIT_FAILED');
     const form = page.getByTestId('disposition-form');
-    expect(await form.getByLabel('Decision').locator('option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value))).toEqual(['repair', 'retest', 'scrap', 'use-as-is']);
+    expect(await form.getByLabel('Decision').locator('option').evaluateAll((os) => os.map((o) => (o as unknown as { value: string }).value))).toEqual(['repair', 'retest', 'scrap', 'use-as-is']);
     await form.getByLabel('Decision').selectOption('use-as-is');
     await form.getByLabel('Reason', { exact: true }).fill('Cosmetic flux residue only; MRB accepts');
     await screenshot(page, 'dispositions');
@@ -233,6 +233,40 @@ describe('dispositions', () => {
     await page.getByTestId('disposition-form').getByRole('button', { name: 'Disposition: repair' }).click();
     await page.getByText(`Unit ${v}: repair`).waitFor();
     expect((await s().quality.listDispositions({ serial: v }))[0]).toMatchObject({ decision: 'repair', signatureId: null });
+    expect(ui.errors).toEqual([]);
+  });
+});
+
+describe('first article', () => {
+  it('the inspector approves the first article of a gated step with a signature', async () => {
+    const m = await makeQualityWorkOrder({
+      route: [
+        { seq: 10, name: 'Print', stationType: 'printer' },
+        { seq: 20, name: 'Place', stationType: 'placement', firstArticleGate: true },
+        { seq: 30, name: 'AOI', stationType: 'aoi' },
+      ],
+    });
+    const [u1, u2] = (await s().tracking.generateUnits(system, { workOrder: m.wo.id, count: 2 })).serials as [string, string];
+    for (const u of [u1, u2]) await s().tracking.complete(system, { stationId: m.stations.printer!.id, identifier: u, result: 'pass' });
+    await s().tracking.complete(system, { stationId: m.stations.placement!.id, identifier: u1, result: 'pass' });
+    expect((await s().tracking.validate(system, { stationId: m.stations.placement!.id, identifier: u2 })).go).toBe(false);
+
+    await openMenu(page, 'First article');
+    await page.getByLabel('Work order').selectOption(String(m.wo.id));
+    const row = page.getByTestId('first-articles').locator('tr', { hasText: u1 });
+    await row.waitFor();
+    await screenshot(page, 'first-article');
+    await row.getByRole('button', { name: 'Approve' }).click();
+    const dialog = page.getByTestId('signature-dialog');
+    expect(await dialog.getByLabel('Meaning').inputValue()).toBe('approved');
+    await dialog.getByLabel('Reason', { exact: true }).fill('All parts present, polarity checked against the drawing');
+    await dialog.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await dialog.getByRole('button', { name: /^Sign/ }).click();
+    await page.getByText(`First article ${u1} approved (signed)`).waitFor();
+    await row.getByText('approved', { exact: true }).waitFor();
+    const [claim] = await s().quality.firstArticleStatus(m.wo.id);
+    expect(claim).toMatchObject({ serial: u1, approval: { decision: 'approved', decidedBy: qe.username } });
+    expect((await s().tracking.validate(system, { stationId: m.stations.placement!.id, identifier: u2 })).go).toBe(true);
     expect(ui.errors).toEqual([]);
   });
 });

@@ -104,6 +104,10 @@ describe('shipment', () => {
     expect(released?.releasedBy).toBe(qe.username);
     expect((await s().shipping.unitShipping(serials[0]!)).shipped).toBe(true);
     await screenshot(page, 'shipment-released');
+    await openMenu(page, 'Shipments');
+    await page.getByLabel('State').selectOption('');
+    await page.getByTestId('shipments').getByText(released!.number, { exact: true }).waitFor();
+    await screenshot(page, 'shipments');
     expect(ui.errors).toEqual([]);
   });
 });

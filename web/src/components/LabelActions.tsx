@@ -35,6 +35,7 @@ export function useLabelPrinter(): [string, (v: string) => void] {
 export function LabelActions({ base, name, preview }: { base: string; name: string; preview: 'png' | 'pdf' }) {
   const [printer, setPrinter] = useLabelPrinter();
   const [editing, setEditing] = useState(false);
+  const [draft, setDraft] = useState(printer);
   const [done, setDone] = useState<string | null>(null);
   const [print, state] = useAction(async () => {
     const [host, port] = printer.split(':');
@@ -59,7 +60,7 @@ export function LabelActions({ base, name, preview }: { base: string; name: stri
             <Button variant="primary" busy={state.busy} onClick={() => void print()}>
               Print on {printer}
             </Button>
-            <Button variant="ghost" onClick={() => setEditing(true)}>
+            <Button variant="ghost" onClick={() => (setDraft(printer), setEditing(true))}>
               Change printer
             </Button>
           </>
@@ -68,17 +69,14 @@ export function LabelActions({ base, name, preview }: { base: string; name: stri
             className="inline-form"
             onSubmit={(e) => {
               e.preventDefault();
+              setPrinter(draft.trim());
               setEditing(false);
             }}
           >
-            <input
-              aria-label="Label printer (host or host:port)"
-              placeholder="Label printer host[:port]"
-              defaultValue={printer}
-              onBlur={(e) => setPrinter(e.target.value.trim())}
-              onChange={(e) => setPrinter(e.target.value.trim())}
-            />
-            <Button type="submit">Use printer</Button>
+            <input aria-label="Label printer (host or host:port)" placeholder="Label printer host[:port]" value={draft} onChange={(e) => setDraft(e.target.value)} />
+            <Button type="submit" disabled={!draft.trim()}>
+              Use printer
+            </Button>
           </form>
         )}
       </div>
