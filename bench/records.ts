@@ -134,7 +134,8 @@ export default async function records(args: string[]): Promise<void> {
   const wu = await timed(lots.length, (i) => s.traceability.whereUsed({ kind: 'material_lot', materialLotId: lots[i]!.id }, { limit: 10_000 }));
   const bareWu = await timed(lots.length, (i) => db.query(
     `SELECT DISTINCT pr.unit_id FROM material_packages p JOIN feeder_setups fs ON fs.package_id = p.id
-       JOIN process_records pr ON pr.equipment_id = fs.equipment_id AND pr.completed_at >= fs.loaded_at AND COALESCE(pr.started_at, pr.completed_at) < COALESCE(fs.unloaded_at, 'infinity')
+       JOIN process_records pr ON pr.equipment_id = fs.equipment_id AND pr.completed_at >= fs.loaded_at
+        AND pr.completed_at < COALESCE(fs.unloaded_at, 'infinity') + interval '8 hours' AND COALESCE(pr.started_at, pr.completed_at) < COALESCE(fs.unloaded_at, 'infinity')
       WHERE p.material_lot_id = $1`, [lots[i]!.id], 'bench_wu'));
   const is = summarize(imp.lat), ws = summarize(wu.lat), bs = summarize(bareWu.lat);
   const avg = Math.round(counts.reduce((a, b) => a + b, 0) / counts.length);

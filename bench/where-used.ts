@@ -37,7 +37,8 @@ export default async function whereUsed(args: string[]): Promise<void> {
   });
   const bare = await timed(lots.length, (i) => db.query(
     `SELECT DISTINCT pr.unit_id FROM material_packages p JOIN feeder_setups fs ON fs.package_id = p.id
-       JOIN process_records pr ON pr.equipment_id = fs.equipment_id AND pr.completed_at >= fs.loaded_at AND COALESCE(pr.started_at, pr.completed_at) < COALESCE(fs.unloaded_at, 'infinity')
+       JOIN process_records pr ON pr.equipment_id = fs.equipment_id AND pr.completed_at >= fs.loaded_at
+        AND pr.completed_at < COALESCE(fs.unloaded_at, 'infinity') + interval '8 hours' AND COALESCE(pr.started_at, pr.completed_at) < COALESCE(fs.unloaded_at, 'infinity')
       WHERE p.material_lot_id = $1`, [lots[i]], 'bench_wu_bare'));
   const ws = summarize(wu.lat), bs = summarize(bare.lat);
   const sorted = [...sizes].sort((a, b) => a - b);
