@@ -36,7 +36,7 @@ async function signWith(password: string, reason: string) {
 describe('NCR closure', () => {
   it('is refused while a linked unit is open, a wrong password is refused, and the signed closure goes through', async () => {
     const m = await makeQualityWorkOrder();
-    const [a, b] = (await s().tracking.generateUnits(system, { workOrder: m.wo.id, count: 2 })).serials as [string, string];
+    const [a, b, c] = (await s().tracking.generateUnits(system, { workOrder: m.wo.id, count: 3 })).serials as [string, string, string];
     await openMenu(page, 'NCRs');
     await page.getByRole('button', { name: 'New NCR' }).click();
     await page.getByLabel('Title', { exact: true }).fill('Solder bridges on U1 after stencil change');
@@ -59,6 +59,18 @@ describe('NCR closure', () => {
     await page.getByText('Investigation saved').waitFor();
     expect((await s().quality.getNcr(ncr!.id)).rootCause).toBe('Stencil aperture for U1 too large after the change');
 
+    // A third unit is linked, and a rework action recorded on it: repaired, not verified yet.
+    await page.getByLabel('Link more units').fill(c);
+    await page.getByRole('button', { name: 'Link units' }).click();
+    await page.getByTestId(`ncr-unit-${c}`).waitFor();
+    await page.getByLabel('Unit', { exact: true }).selectOption(c);
+    await page.getByLabel('What was done', { exact: true }).fill('Bridge on U1 pins 4-5 removed with wick');
+    await page.getByLabel('Reference designator', { exact: true }).fill('U1');
+    await page.getByLabel('Verification step', { exact: true }).fill('30');
+    await page.getByRole('button', { name: 'Record rework' }).click();
+    await page.getByText(`Rework recorded on ${c}; verified when step 30 passes again`).waitFor();
+    await page.getByTestId(`ncr-unit-${c}`).getByText('repaired', { exact: true }).waitFor();
+
     // Closing with both units open: refused, every open unit named.
     await page.getByRole('button', { name: 'Close NCR' }).click();
     await page.getByTestId('signature-dialog').getByText('Signing as').waitFor();
@@ -69,7 +81,8 @@ describe('NCR closure', () => {
     expect(await refused.innerText()).toMatch(/NCR not closed/i);
     expect(await refused.innerText()).toContain('NCR_NOT_CLOSABLE');
     const open = await page.getByTestId('ncr-open-units').locator('li').allInnerTexts();
-    expect(open.map((t) => t.split('\n')[0]).sort()).toEqual([a, b].sort());
+    expect(open.map((t) => t.split('\n')[0]).sort()).toEqual([a, b, c].sort());
+    expect(open.find((t) => t.startsWith(c))).toContain('repair not verified yet');
     await screenshot(page, 'ncr-close-refused');
     expect((await s().quality.getNcr(ncr!.id)).state).toBe('open');
 
@@ -84,13 +97,18 @@ describe('NCR closure', () => {
     await page.getByRole('button', { name: 'Close NCR' }).click();
     await signWith(PASSWORD, 'Investigation complete');
     await page.getByTestId('ncr-open-units').waitFor();
-    expect((await page.getByTestId('ncr-open-units').locator('li').allInnerTexts()).map((t) => t.split('\n')[0])).toEqual([b]);
+    expect((await page.getByTestId('ncr-open-units').locator('li').allInnerTexts()).map((t) => t.split('\n')[0]).sort()).toEqual([b, c].sort());
 
     await page.getByTestId(`ncr-unit-${b}`).getByRole('button', { name: 'Disposition…' }).click();
     await form.getByLabel('Decision').selectOption('scrap');
     await form.getByLabel('Reason', { exact: true }).fill('Same defect, board scrapped');
     await form.getByRole('button', { name: 'Disposition: scrap' }).click();
     await page.getByText(`Unit ${b}: scrap`).waitFor();
+    await page.getByTestId(`ncr-unit-${c}`).getByRole('button', { name: 'Disposition…' }).click();
+    await form.getByLabel('Decision').selectOption('scrap');
+    await form.getByLabel('Reason', { exact: true }).fill('Pad damaged by the rework, scrapped');
+    await form.getByRole('button', { name: 'Disposition: scrap' }).click();
+    await page.getByText(`Unit ${c}: scrap`).waitFor();
 
     // A wrong password is refused in the dialog; nothing closes.
     await page.getByRole('button', { name: 'Close NCR' }).click();

@@ -181,7 +181,7 @@ export function NcrPage({ params }: ScreenProps) {
       />
       {notice ? <Notice onClose={() => setNotice(null)}>{notice}</Notice> : null}
       {refusal ? (
-        <Verdict kind="nogo" title="NCR not closed" reason={refusal.detail} code={refusal.code}>
+        <Verdict kind="nogo" title="NCR not closed" reason={refusedUnits.length ? `${refusedUnits.length} linked unit${refusedUnits.length === 1 ? " is" : "s are"} not verified, scrapped or accepted yet:` : refusal.detail} code={refusal.code}>
           {refusedUnits.length ? (
             <ol className="blockers" data-testid="ncr-open-units">
               {refusedUnits.map((u) => (
@@ -197,22 +197,6 @@ export function NcrPage({ params }: ScreenProps) {
       {!open ? <Verdict kind="go" size="compact" title="Closed" reason={`Closed by ${ncr.closedBy} on ${formatDateTime(ncr.closedAt)}, signed (signature ${ncr.closeSignatureId}).`} /> : null}
       <Panel
         title={`${ncr.units.length} linked unit${ncr.units.length === 1 ? '' : 's'} · ${openUnits.length} open`}
-        actions={
-          open && canEdit ? (
-            <form
-              className="inline-form"
-              onSubmit={(e) => {
-                e.preventDefault();
-                void link();
-              }}
-            >
-              <input value={serials} onChange={(e) => setSerials(e.target.value)} placeholder="Serials to link" aria-label="Serials to link" />
-              <Button type="submit" busy={linkState.busy} disabled={!splitSerials(serials).length}>
-                Link units
-              </Button>
-            </form>
-          ) : null
-        }
       >
         <ErrorPanel error={linkState.error} onClose={linkState.clearError} />
         <DataTable<NcrUnit>
@@ -238,6 +222,22 @@ export function NcrPage({ params }: ScreenProps) {
             },
           ]}
         />
+        {open && canEdit ? (
+          <form
+            className="toolbar link-units"
+            onSubmit={(e) => {
+              e.preventDefault();
+              void link();
+            }}
+          >
+            <Field label="Link more units" hint="Serials separated by spaces or commas">
+              <input value={serials} onChange={(e) => setSerials(e.target.value)} />
+            </Field>
+            <Button type="submit" busy={linkState.busy} disabled={!splitSerials(serials).length}>
+              Link units
+            </Button>
+          </form>
+        ) : null}
       </Panel>
       <Investigation ncr={ncr} canEdit={canEdit} onSaved={(n) => (setNcr(n), setNotice('Investigation saved'))} />
       <Panel title="Dispositions">
