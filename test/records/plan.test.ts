@@ -4,7 +4,8 @@ import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import yauzl from 'yauzl';
 import { afterAll, describe, expect, it } from 'vitest';
-import { makeQualityWorkOrder, system, testServices } from '../helpers.ts';
+import { bearer, makeQualityWorkOrder, system, testApp, testServices, tokenFor } from '../helpers.ts';
+import { verifyPackage } from '../../src/modules/records/index.ts';
 
 /** The quality plan decides the contents of the trace package. */
 
@@ -69,5 +70,23 @@ describe('trace package contents follow the quality plan', () => {
     // Empty sections are still files: a CSV header and an empty JSON array.
     expect(JSON.parse(files.get('panel-traveler.json')!.toString())).toEqual([]);
     expect(files.get('panel-traveler.csv')!.toString().split('\n')[0]).toMatch(/^serial,panel,panel_position,lot,work_order,visit,step_seq/);
+  });
+
+  it("the site's public key is served to every role and verifies the packages signed with it", async () => {
+    const { wo } = await makeQualityWorkOrder({ plan: { tracePackage: ['work-order-sheet'] }, quantity: 1 });
+    const file = path.join(dataDir, 'key-check.zip');
+    // Both the package and the route use the service's data directory (MES_DATA_DIR).
+    const r = await testServices().records.writePackage(system, { scope: 'work-order', ref: wo.number }, fs.createWriteStream(file));
+    const app = await testApp();
+    try {
+      const res = await app.inject({ method: 'GET', url: `/api/v1/records/signing-key?site=${r.site}`, headers: bearer(await tokenFor('viewer')) });
+      expect(res.statusCode).toBe(200);
+      const key = res.json() as { keyId: string; publicKeyPem: string; algorithm: string };
+      expect(key).toMatchObject({ keyId: r.keyId, algorithm: 'Ed25519' });
+      expect((await verifyPackage(file, { publicKeyPem: key.publicKeyPem })).ok).toBe(true);
+      expect((await app.inject({ method: 'GET', url: '/api/v1/records/signing-key?site=NO-SUCH-SITE', headers: bearer(await tokenFor('viewer')) })).statusCode).toBe(404);
+    } finally {
+      await app.close();
+    }
   });
 });
