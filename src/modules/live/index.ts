@@ -10,14 +10,10 @@ import { registerLiveRoutes } from './routes.ts';
 export { LiveHub, type LiveOptions, type Subscriber } from './hub.ts';
 export { lineSnapshot, type LineSnapshot, type LiveAlert, type LiveStation } from './snapshot.ts';
 
-type ShortageFn = NonNullable<LiveOptions['shortages']>;
-
 /** Builds the hub over the services and registers the live routes; the hub closes with the app. */
 export function registerLive(app: App, services: Pick<Services, 'db' | 'tracking' | 'equipment' | 'materials'>, opts: LiveOptions = {}): LiveHub {
-  // Shortages come from the materials module when it offers them.
-  const m = services.materials as unknown as { shortages?: (f?: { workOrderId?: number }) => ReturnType<ShortageFn> };
   const hub = new LiveHub(services.db, { db: services.db, tracking: services.tracking, equipment: services.equipment, materials: services.materials }, {
-    ...(typeof m.shortages === 'function' ? { shortages: () => m.shortages!({}) } : {}),
+    shortages: () => services.materials.shortages({}),
     onError: (e) => app.log.warn({ err: e }, 'live dashboard update failed'),
     ...opts,
   });

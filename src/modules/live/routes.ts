@@ -31,7 +31,13 @@ export function registerLiveRoutes(app: App, hub: LiveHub, deps: { db: { one<R e
   const tags = ['live'];
   const read = R.masterDataRead;
 
-  app.addHook('preClose', async () => hub.close());
+  // Open streams end when the server closes (otherwise closing would wait for every dashboard).
+  const streams = new Set<{ end(): void }>();
+  app.addHook('preClose', async () => {
+    hub.close();
+    for (const res of streams) res.end();
+    streams.clear();
+  });
 
   app.get('/api/v1/live/line/:id', {
     config: { roles: read },
@@ -51,6 +57,7 @@ export function registerLiveRoutes(app: App, hub: LiveHub, deps: { db: { one<R e
         'x-request-id': String(req.id),
       });
       res.write('retry: 2000\n\n');
+      streams.add(res);
       let open = true;
       const sub = {
         send: (event: string, data: string, id?: number) => {
@@ -63,6 +70,7 @@ export function registerLiveRoutes(app: App, hub: LiveHub, deps: { db: { one<R e
       let unsubscribe: (() => void) | null = null;
       req.raw.on('close', () => {
         open = false;
+        streams.delete(res);
         unsubscribe?.();
       });
       try {
