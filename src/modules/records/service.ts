@@ -126,6 +126,8 @@ export function createRecordsService(db: Db, deps: RecordsDeps, opts: RecordsOpt
       await client.query(`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`);
       await client.query(`SET LOCAL TIME ZONE 'UTC'`);
       await client.query(`SET LOCAL jit = off`);
+      // Sorting a section's rows (by unit and visit) in memory rather than on disk.
+      await client.query(`SET LOCAL work_mem = '64MB'`);
       return client;
     } catch (e) {
       client.release();
@@ -187,6 +189,7 @@ export function createRecordsService(db: Db, deps: RecordsDeps, opts: RecordsOpt
       await second.query(`SET TRANSACTION SNAPSHOT '${snapshot.replace(/'/g, '')}'`);
       await second.query(`SET LOCAL TIME ZONE 'UTC'`);
       await second.query('SET LOCAL jit = off');
+      await second.query(`SET LOCAL work_mem = '64MB'`);
       for (const [i, section] of sections.entries()) {
         const sql = SECTION_SOURCES[section](r.scope);
         progress(`${section}.csv`);
