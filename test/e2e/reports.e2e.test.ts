@@ -35,8 +35,8 @@ describe('reports', () => {
     expect(await page.getByTestId('fpy-units').innerText()).toMatch(/4$/);
     expect(await page.getByTestId('fpy-first-pass').innerText()).toMatch(/2$/);
     expect(await cells('fpy-table')).toEqual([
-      ['2019-02-01', 'All products', '3', '2', '66.7 %'],
-      ['2019-02-02', 'All products', '1', '0', '0.0 %'],
+      ['2019-02-01', `${h.a.product.code} ${h.a.product.name}`, '3', '2', '66.7 %'],
+      ['2019-02-02', `${h.a.product.code} ${h.a.product.name}`, '1', '0', '0.0 %'],
     ]);
     const points = await page.getByTestId('fpy-chart').locator('.chart-point').evaluateAll((els) => els.map((e) => [e.getAttribute('data-category'), Number(e.getAttribute('data-value'))]));
     expect(points).toEqual([['02-01', 66.7], ['02-02', 0]]);

@@ -22,6 +22,7 @@ describe('first-pass yield', () => {
     const r = await s().reports.fpy({ from: T(1, '00:00'), to: T(3, '00:00'), productId: a.product.id });
     expect(r.days).toEqual(['2019-02-01', '2019-02-02']);
     expect(r.series).toHaveLength(1);
+    expect(r.series[0]!.label).toBe(`${a.product.code} ${a.product.name}`);
     expect(r.series[0]!.points.map((p) => [p.day, p.units, p.firstPass])).toEqual([
       ['2019-02-01', 3, 2],
       ['2019-02-02', 1, 0],

@@ -79,7 +79,7 @@ export function createReportsService(db: Db, deps: { equipment: EquipmentService
     const tz = timeZone(input.timezone);
     const groupBy = input.groupBy ?? 'none';
     const key = groupBy === 'product' ? `p.code` : groupBy === 'line' ? `COALESCE(l.code, '(no line)')` : `'all'`;
-    const label = groupBy === 'product' ? `p.code || ' ' || p.name` : groupBy === 'line' ? `COALESCE(l.code || ' ' || l.name, '(no line)')` : `'All products'`;
+    const label = groupBy === 'product' ? `p.code || ' ' || p.name` : groupBy === 'line' ? `COALESCE(l.code || ' ' || l.name, '(no line)')` : `CASE WHEN $5::bigint IS NULL THEN 'All products' ELSE p.code || ' ' || p.name END`;
     const rows = (
       await db.query<{ day: string; key: string; label: string; units: number; first_pass: number }>(
         `WITH touched AS (
