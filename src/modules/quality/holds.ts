@@ -290,10 +290,12 @@ export function createHolds(db: Db, deps: { workOrders: WorkOrdersService; mater
    * Which holds cover the given units, computed from the units' side (the coverage rules of
    * HOLD_COVERAGE_SQL): unit, units, panel, lot, work order, product revision, station window,
    * and material lot / package through the units' material packages (`packagesOf`: unit id →
-   * package ids, e.g. from materials' unit material list; repair replacements are added here).
+   * package ids, e.g. from materials' unit material list; the packages repairs placed or removed
+   * are added here: a unit built with held material stays covered after the part was replaced).
    * Without `packagesOf`, material holds are resolved from the holds' side (where-used of each
    * material hold, intersected with the units). Station holds stop a station and cover no unit.
-   * Active holds only unless `includeReleased`.
+   * Active holds only unless `includeReleased`. The `units` and station-window branches run only
+   * while such holds exist (one-time filters), so a large unit set costs no probes for them.
    */
   async function holdsCovering(
     unitIds: number[],
@@ -311,21 +313,24 @@ export function createHolds(db: Db, deps: { workOrders: WorkOrdersService; mater
          UNION SELECT u.id, h.id FROM u JOIN h ON h.scope = 'lot' AND h.production_lot_id = u.lot_id
          UNION SELECT u.id, h.id FROM u JOIN h ON h.scope = 'work_order' AND h.work_order_id = u.work_order_id
          UNION SELECT u.id, h.id FROM u JOIN h ON h.scope = 'product_revision' AND h.product_revision_id = u.product_revision_id
-         UNION SELECT hu.unit_id, hu.hold_id FROM quality_hold_units hu JOIN quality_holds hh ON hh.id = hu.hold_id AND ($2 OR hh.released_at IS NULL) WHERE hu.unit_id = ANY($1::bigint[])
+         UNION SELECT hu.unit_id, hu.hold_id FROM quality_hold_units hu JOIN quality_holds hh ON hh.id = hu.hold_id AND ($2 OR hh.released_at IS NULL)
+                WHERE hu.unit_id = ANY($1::bigint[]) AND EXISTS (SELECT 1 FROM quality_holds x WHERE x.scope = 'units' AND ($2 OR x.released_at IS NULL))
          UNION SELECT pr.unit_id, h.id FROM h JOIN process_records pr ON pr.station_id = h.station_id AND pr.completed_at >= h.window_from
-                AND COALESCE(pr.started_at, pr.completed_at) < h.window_to WHERE h.scope = 'station_window' AND pr.unit_id = ANY($1::bigint[])`,
+                AND COALESCE(pr.started_at, pr.completed_at) < h.window_to WHERE h.scope = 'station_window' AND pr.unit_id = ANY($1::bigint[])
+                AND EXISTS (SELECT 1 FROM quality_holds x WHERE x.scope = 'station_window' AND ($2 OR x.released_at IS NULL))`,
         [unitIds, all],
+        'quality_holds_covering',
       )
     ).rows;
     const material = (await q.query<{ id: number; scope: 'material_lot' | 'package'; material_lot_id: number | null; package_id: number | null }>(
-      `SELECT id, scope, material_lot_id, package_id FROM quality_holds WHERE scope IN ('material_lot','package') AND ($1 OR released_at IS NULL) ORDER BY id`, [all],
+      `SELECT id, scope, material_lot_id, package_id FROM quality_holds WHERE scope IN ('material_lot','package') AND ($1 OR released_at IS NULL) ORDER BY id`, [all], 'quality_material_holds',
     )).rows;
     if (material.length) {
       if (opts.packagesOf) {
         const pairs = [...opts.packagesOf].flatMap(([unitId, pks]) => pks.map((p) => [unitId, p] as const));
         rows.push(...(await q.query<{ unitId: number; holdId: number }>(
           `WITH x AS (SELECT * FROM unnest($1::bigint[], $2::bigint[]) AS t(unit_id, package_id)
-                      UNION SELECT ra.unit_id, ra.new_package_id FROM quality_rework_actions ra WHERE ra.unit_id = ANY($3::bigint[]) AND ra.new_package_id IS NOT NULL)
+                      UNION SELECT ra.unit_id, unnest(array_remove(ARRAY[ra.new_package_id, ra.removed_package_id], NULL)) FROM quality_rework_actions ra WHERE ra.unit_id = ANY($3::bigint[]))
            SELECT DISTINCT x.unit_id AS "unitId", h.id AS "holdId" FROM x JOIN material_packages m ON m.id = x.package_id
              JOIN quality_holds h ON h.id = ANY($4::bigint[]) AND ((h.scope = 'package' AND h.package_id = m.id) OR (h.scope = 'material_lot' AND h.material_lot_id = m.material_lot_id))`,
           [pairs.map((p) => p[0]), pairs.map((p) => p[1]), unitIds, material.map((h) => h.id)],

@@ -1,4 +1,4 @@
-import type { Db, Queryable } from '../../platform/db.ts';
+import { inTx, type Db, type Queryable } from '../../platform/db.ts';
 import { AppError } from '../../platform/errors.ts';
 import type { Hold, QualityService } from '../quality/index.ts';
 import { mergeMaterials, type MaterialSource, type RefdesMaterials, type ReworkPackage } from './materials.ts';
@@ -17,7 +17,17 @@ const pkgJson = (p: string, l: string, m: string) =>
   `CASE WHEN ${p}.id IS NULL THEN NULL ELSE json_build_object('packageId', ${p}.id, 'packageCode', ${p}.code, 'lotId', ${l}.id, 'lotCode', ${l}.lot_code,
      'mpn', ${m}.mpn, 'manufacturer', ${m}.manufacturer, 'dateCode', ${l}.date_code) END`;
 
-/** The unit's rows (everything except materials per refdes and holds). `$1` = unit id. */
+/**
+ * The summary of a build basis shown in a genealogy. Bases never change (a trigger refuses it),
+ * so it is read once per basis and kept: the snapshot holds the whole BOM and AVL, and reading it
+ * for every genealogy would cost more than the rest of the unit's rows.
+ */
+const BASIS_SQL = `SELECT json_build_object('id', b.id, 'version', b.version, 'hash', b.hash, 'createdAt', b.created_at, 'productRevision', b.basis->'productRevision',
+    'programs', (SELECT COALESCE(json_agg(json_build_object('name', g->>'name', 'revision', g->>'revision', 'kind', g->>'kind', 'stationType', g->>'stationType')), '[]')
+                   FROM jsonb_array_elements(b.basis->'programs') g)) AS b
+  FROM build_bases b WHERE b.id = $1`;
+
+/** The unit's rows (everything except materials per refdes, holds and the basis summary). `$1` = unit id. */
 const UNIT_SQL = `SELECT json_build_object(
   'unit', json_build_object('id', u.id, 'serial', u.serial, 'status', u.status, 'source', u.source, 'nextStepSeq', u.next_step_seq, 'failedStepSeq', u.failed_step_seq,
      'visits', u.visits, 'passedSteps', u.passed_steps, 'repairLoops', u.repair_loops, 'onHold', u.on_hold, 'holdReason', u.hold_reason,
@@ -26,10 +36,7 @@ const UNIT_SQL = `SELECT json_build_object(
   'lot', CASE WHEN l.id IS NULL THEN NULL ELSE json_build_object('id', l.id, 'code', l.code, 'plannedQuantity', l.planned_quantity, 'onHold', l.on_hold) END,
   'workOrder', json_build_object('id', w.id, 'number', w.number, 'customer', w.customer, 'customerPo', w.customer_po, 'state', w.state, 'quantity', w.quantity,
      'productRevisionId', w.product_revision_id, 'productCode', pd.code, 'productName', pd.name, 'revision', rv.revision, 'lineId', w.line_id),
-  'buildBasis', (SELECT json_build_object('id', b.id, 'version', b.version, 'hash', b.hash, 'createdAt', b.created_at, 'productRevision', b.basis->'productRevision',
-       'programs', (SELECT COALESCE(json_agg(json_build_object('name', g->>'name', 'revision', g->>'revision', 'kind', g->>'kind', 'stationType', g->>'stationType')), '[]')
-                      FROM jsonb_array_elements(b.basis->'programs') g))
-     FROM build_bases b WHERE b.id = w.basis_id),
+  'basisId', w.basis_id,
   'process', (SELECT COALESCE(json_agg(json_build_object('id', r.id, 'visit', r.visit, 'stepSeq', r.step_seq, 'stepName', r.step_name, 'stationId', r.station_id,
        'stationCode', s.code, 'stationType', s.type, 'equipmentId', r.equipment_id, 'equipmentCode', e.code, 'programName', r.program_name, 'programRevision', r.program_revision,
        'operator', r.operator, 'actor', r.actor_name, 'basisId', r.basis_id, 'panelPosition', r.panel_position, 'result', r.result, 'outcome', r.outcome,
@@ -93,15 +100,17 @@ WHERE u.id = $1`;
 
 type Json = Record<string, unknown>;
 interface UnitRows {
-  unit: Json & { id: number; serial: string; status: string }; panel: Json | null; lot: Json | null; workOrder: Json; buildBasis: Json | null;
+  unit: Json & { id: number; serial: string; status: string }; panel: Json | null; lot: Json | null; workOrder: Json;
   process: Json[]; refusals: Json[]; consumables: Json[]; results: (Json & { defects: Json[] })[]; dispositions: (Json & { decision: string; verifiedBy: Json | null })[];
   ncrs: Json[]; rework: (Json & { id: number; refdes: string | null; performedAt: string; removedPackage: ReworkPackage | null; newPackage: ReworkPackage | null; verifiedBy: Json | null })[];
-  carton: Json | null; shipment: (Json & { state: string }) | null; trackingHeld: boolean;
+  carton: Json | null; shipment: (Json & { state: string }) | null; trackingHeld: boolean; basisId: number | null;
 }
 
 export interface Genealogy {
   unit: UnitRows['unit'] & { state: UnitState };
-  panel: Json | null; lot: Json | null; workOrder: Json; buildBasis: Json | null;
+  panel: Json | null; lot: Json | null; workOrder: Json;
+  /** The frozen build basis of the work order: id, version, SHA-256, product revision, programs with revisions. */
+  buildBasis: Json | null;
   process: Json[]; refusals: Json[];
   materials: RefdesMaterials[]; consumables: Json[];
   results: (Json & { defects: Json[]; falseCalls: number })[];
@@ -111,6 +120,19 @@ export interface Genealogy {
 }
 
 export function createGenealogy(db: Db, deps: { materials: MaterialSource; quality: QualityService }) {
+  const bases = new Map<number, Json>();
+  async function basisSummary(id: number | null, q: Queryable): Promise<Json | null> {
+    if (id === null) return null;
+    const hit = bases.get(id);
+    if (hit) return hit;
+    const b = (await q.query<{ b: Json }>(BASIS_SQL, [id], 'trace_basis')).rows[0]?.b ?? null;
+    if (b) {
+      if (bases.size >= 500) bases.delete(bases.keys().next().value!);
+      bases.set(id, b);
+    }
+    return b;
+  }
+
   async function unitIdOf(ref: { serial: string } | { unitId: number }, q: Queryable): Promise<number> {
     if ('unitId' in ref) {
       const r = await q.query<{ id: number }>('SELECT id FROM units WHERE id = $1', [ref.unitId], 'trace_unit_by_id');
@@ -125,19 +147,22 @@ export function createGenealogy(db: Db, deps: { materials: MaterialSource; quali
   /** The whole history of one unit (by serial or id). */
   async function genealogy(ref: { serial: string } | { unitId: number }, q: Queryable = db): Promise<Genealogy> {
     const unitId = await unitIdOf(ref, q);
-    const [rowsRes, materials] = await Promise.all([
+    // Three chains at once: the unit's rows; materials per refdes, then the holds covering the
+    // unit (material holds through those packages; quality adds the packages repairs touched).
+    const materialsP = deps.materials.unitMaterials(unitId, q);
+    const [rowsRes, materials, covering] = await Promise.all([
       q.query<{ g: UnitRows }>(UNIT_SQL, [unitId], 'trace_genealogy'),
-      deps.materials.unitMaterials(unitId, q),
+      materialsP,
+      materialsP.then((m) => deps.quality.holdsCovering([unitId], { includeReleased: true, packagesOf: new Map([[unitId, [...new Set(m.flatMap((r) => r.candidates.map((c) => c.packageId)))]]]) }, q)),
     ]);
     const g = rowsRes.rows[0]!.g;
+    const buildBasis = await basisSummary(g.basisId, q);
     const merged = mergeMaterials(materials, g.rework);
-    const packageIds = [...new Set(merged.flatMap((r) => r.candidates.map((c) => c.packageId)))];
-    const covering = await deps.quality.holdsCovering([unitId], { includeReleased: true, packagesOf: new Map([[unitId, packageIds]]) }, q);
     const holds = (await deps.quality.getHolds([...new Set(covering.map((c) => c.holdId))], q)).map((h) => ({ ...h, active: h.releasedAt === null }));
     const held = g.trackingHeld || holds.some((h) => h.active);
     return {
       unit: { ...g.unit, state: unitState(g.unit.status, g.shipment?.state ?? null, held, g.carton !== null) },
-      panel: g.panel, lot: g.lot, workOrder: g.workOrder, buildBasis: g.buildBasis,
+      panel: g.panel, lot: g.lot, workOrder: g.workOrder, buildBasis,
       process: g.process, refusals: g.refusals,
       materials: merged, consumables: g.consumables,
       results: g.results.map((r) => ({ ...r, falseCalls: r.defects.filter((d) => d.verification === 'false_call').length })),
@@ -184,7 +209,15 @@ export function createGenealogy(db: Db, deps: { materials: MaterialSource; quali
    * A production lot: its own data (work order, counts per state) and one summary row per unit,
    * paged by unit id (`afterId`, `limit`).
    */
-  async function genealogyOfLot(code: string, page: { afterId?: number; limit?: number } = {}, q: Queryable = db) {
+  async function genealogyOfLot(code: string, page: { afterId?: number; limit?: number } = {}, outer?: Queryable) {
+    // A page of up to 5,000 units: JIT off (see where-used.ts).
+    return inTx(db, outer, async (q) => {
+      await q.query('SET LOCAL jit = off');
+      return lotIn(code, page, q);
+    });
+  }
+
+  async function lotIn(code: string, page: { afterId?: number; limit?: number }, q: Queryable) {
     const limit = Math.min(Math.max(page.limit ?? 200, 1), 5000);
     const lot = (await q.query<{ g: Json & { id: number } }>(
       `SELECT json_build_object('id', l.id, 'code', l.code, 'plannedQuantity', l.planned_quantity, 'onHold', l.on_hold, 'holdReason', l.hold_reason,

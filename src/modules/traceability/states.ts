@@ -8,14 +8,21 @@ export const UNIT_STATES = ['wip', 'finished', 'packed', 'shipped', 'scrapped', 
 export type UnitState = (typeof UNIT_STATES)[number];
 
 /**
- * SQL for the bucket over `u` (units), `w` (work_orders), `p` (panels), `l` (production_lots),
- * `cu` (shipping_carton_units) and `sh` (shipping_shipments), all joined; `held` is an SQL
+ * SQL for the bucket over `u` (units), `w` (work_orders) and STATE_JOINS' `p`, `l`, `c`, `sh`; `held` is an SQL
  * expression that is true when a quality hold covers the unit.
  */
 export const stateSql = (held = 'false') => `CASE WHEN u.status IN ('scrapped','skipped') THEN 'scrapped' WHEN sh.state = 'released' THEN 'shipped'
   WHEN u.on_hold OR COALESCE(p.on_hold, false) OR COALESCE(l.on_hold, false) OR w.state = 'on_hold' OR (${held}) THEN 'on_hold'
-  WHEN cu.unit_id IS NOT NULL THEN 'packed' WHEN u.status = 'completed' THEN 'finished' ELSE 'wip' END`;
+  WHEN c.id IS NOT NULL THEN 'packed' WHEN u.status = 'completed' THEN 'finished' ELSE 'wip' END`;
 
-/** The joins stateSql needs, after `FROM units u`. */
-export const STATE_JOINS = `JOIN work_orders w ON w.id = u.work_order_id LEFT JOIN panels p ON p.id = u.panel_id LEFT JOIN production_lots l ON l.id = u.lot_id
-  LEFT JOIN shipping_carton_units cu ON cu.unit_id = u.id LEFT JOIN shipping_cartons c ON c.id = cu.carton_id LEFT JOIN shipping_shipments sh ON sh.id = c.shipment_id`;
+/**
+ * The joins stateSql needs, after `FROM units u`: `p` (panel: code, on_hold), `l` (lot: on_hold),
+ * `c` (carton: id, code, state, shipment_id), `sh` (shipment). Each is a LATERAL index lookup
+ * fenced with OFFSET 0, so that a set of thousands of units probes the indexes instead of
+ * hashing whole tables that grow with production.
+ */
+export const STATE_JOINS = `JOIN work_orders w ON w.id = u.work_order_id
+  LEFT JOIN LATERAL (SELECT p.code, p.on_hold FROM panels p WHERE p.id = u.panel_id OFFSET 0) p ON true
+  LEFT JOIN LATERAL (SELECT l.on_hold FROM production_lots l WHERE l.id = u.lot_id OFFSET 0) l ON true
+  LEFT JOIN LATERAL (SELECT c.id, c.code, c.state, c.shipment_id FROM shipping_carton_units cu JOIN shipping_cartons c ON c.id = cu.carton_id WHERE cu.unit_id = u.id OFFSET 0) c ON true
+  LEFT JOIN LATERAL (SELECT sh.id, sh.number, sh.customer, sh.customer_po, sh.state, sh.released_at FROM shipping_shipments sh WHERE sh.id = c.shipment_id OFFSET 0) sh ON true`;

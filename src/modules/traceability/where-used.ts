@@ -1,4 +1,4 @@
-import type { Db, Queryable } from '../../platform/db.ts';
+import { inTx, type Db, type Queryable } from '../../platform/db.ts';
 import { AppError, validationFailed } from '../../platform/errors.ts';
 import type { Principal } from '../../platform/principal.ts';
 import type { Hold, QualityService } from '../quality/index.ts';
@@ -48,6 +48,34 @@ function time(v: string | undefined, field: string): Date | null {
   if (Number.isNaN(d.getTime())) throw validationFailed([{ field, code: 'format', message: 'must be a date-time' }]);
   return d;
 }
+
+/**
+ * The affected units read once (`$1` unit ids, `$2` the ids a quality hold covers), then counted
+ * per state, work order, customer, carton and shipment, with one page of the units (`$3` after
+ * this unit id, `$4` at most this many; 0 for the counts only).
+ */
+export const COUNTS_SQL = `WITH x AS MATERIALIZED (
+      SELECT u.id, u.serial, u.status, u.work_order_id, w.number AS wo, w.customer AS wo_customer, w.customer_po, c.id AS carton_id, c.code AS carton, c.state AS carton_state,
+             sh.id AS shipment_id, sh.number AS shipment, sh.customer AS sh_customer, sh.customer_po AS sh_po, sh.state AS sh_state, sh.released_at,
+             ${stateSql('hh.id IS NOT NULL')} AS state
+        FROM units u ${STATE_JOINS} LEFT JOIN (SELECT DISTINCT unnest($2::bigint[]) AS id) hh ON hh.id = u.id WHERE u.id = ANY($1::bigint[]))
+    SELECT json_build_object(
+      'total', (SELECT count(*) FROM x),
+      'byState', (SELECT COALESCE(json_object_agg(state, n), '{}') FROM (SELECT state, count(*) AS n FROM x GROUP BY state) s),
+      'byWorkOrder', (SELECT COALESCE(json_agg(json_build_object('workOrderId', work_order_id, 'number', wo, 'customer', wo_customer, 'customerPo', customer_po, 'units', n, 'byState', st) ORDER BY wo), '[]')
+                        FROM (SELECT work_order_id, wo, wo_customer, customer_po, sum(n)::int AS n, json_object_agg(state, n) AS st
+                                FROM (SELECT work_order_id, wo, wo_customer, customer_po, state, count(*)::int AS n FROM x GROUP BY 1, 2, 3, 4, 5) a GROUP BY 1, 2, 3, 4) b),
+      'byCustomer', (SELECT COALESCE(json_agg(json_build_object('customer', customer, 'units', n, 'shipped', shipped) ORDER BY customer), '[]')
+                       FROM (SELECT COALESCE(sh_customer, wo_customer) AS customer, count(*)::int AS n, count(*) FILTER (WHERE state = 'shipped')::int AS shipped FROM x GROUP BY 1) c),
+      'cartons', (SELECT COALESCE(json_agg(json_build_object('id', carton_id, 'code', carton, 'state', carton_state, 'units', n) ORDER BY carton), '[]')
+                    FROM (SELECT carton_id, carton, carton_state, count(*)::int AS n FROM x WHERE carton_id IS NOT NULL GROUP BY 1, 2, 3) c),
+      'shipments', (SELECT COALESCE(json_agg(json_build_object('id', shipment_id, 'number', shipment, 'customer', sh_customer, 'customerPo', sh_po, 'state', sh_state,
+                      'releasedAt', released_at, 'units', n) ORDER BY shipment), '[]')
+                      FROM (SELECT shipment_id, shipment, sh_customer, sh_po, sh_state, released_at, count(*)::int AS n FROM x WHERE shipment_id IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6) s),
+      'units', (SELECT COALESCE(json_agg(json_build_object('unitId', id, 'serial', serial, 'status', status, 'state', state, 'workOrderId', work_order_id, 'workOrderNumber', wo,
+                  'customer', COALESCE(sh_customer, wo_customer), 'carton', carton, 'shipment', shipment) ORDER BY id), '[]')
+                  FROM (SELECT * FROM x WHERE id > $3 ORDER BY id LIMIT $4) pg)
+    ) AS r`;
 
 export function createWhereUsed(db: Db, deps: { materials: MaterialSource; quality: QualityService }) {
   async function idBy(q: Queryable, table: string, ref: number | string, what: string, field: string, extra = ''): Promise<number> {
@@ -128,58 +156,46 @@ export function createWhereUsed(db: Db, deps: { materials: MaterialSource; quali
     return [...new Set((await deps.quality.holdsCovering(ids, {}, q)).map((h) => h.unitId))];
   }
 
-  const COUNTS_SQL = `WITH x AS (
-      SELECT u.id, u.work_order_id, w.number AS wo, w.customer AS wo_customer, w.customer_po, c.id AS carton_id, c.code AS carton, c.state AS carton_state,
-             sh.id AS shipment_id, sh.number AS shipment, sh.customer AS sh_customer, sh.customer_po AS sh_po, sh.state AS sh_state, sh.released_at,
-             ${stateSql('hh.id IS NOT NULL')} AS state
-        FROM units u ${STATE_JOINS} LEFT JOIN (SELECT DISTINCT unnest($2::bigint[]) AS id) hh ON hh.id = u.id WHERE u.id = ANY($1::bigint[]))
-    SELECT json_build_object(
-      'total', (SELECT count(*) FROM x),
-      'byState', (SELECT COALESCE(json_object_agg(state, n), '{}') FROM (SELECT state, count(*) AS n FROM x GROUP BY state) s),
-      'byWorkOrder', (SELECT COALESCE(json_agg(json_build_object('workOrderId', work_order_id, 'number', wo, 'customer', wo_customer, 'customerPo', customer_po, 'units', n, 'byState', st) ORDER BY wo), '[]')
-                        FROM (SELECT work_order_id, wo, wo_customer, customer_po, sum(n)::int AS n, json_object_agg(state, n) AS st
-                                FROM (SELECT work_order_id, wo, wo_customer, customer_po, state, count(*)::int AS n FROM x GROUP BY 1, 2, 3, 4, 5) a GROUP BY 1, 2, 3, 4) b),
-      'byCustomer', (SELECT COALESCE(json_agg(json_build_object('customer', customer, 'units', n, 'shipped', shipped) ORDER BY customer), '[]')
-                       FROM (SELECT COALESCE(sh_customer, wo_customer) AS customer, count(*)::int AS n, count(*) FILTER (WHERE state = 'shipped')::int AS shipped FROM x GROUP BY 1) c),
-      'cartons', (SELECT COALESCE(json_agg(json_build_object('id', carton_id, 'code', carton, 'state', carton_state, 'units', n) ORDER BY carton), '[]')
-                    FROM (SELECT carton_id, carton, carton_state, count(*)::int AS n FROM x WHERE carton_id IS NOT NULL GROUP BY 1, 2, 3) c),
-      'shipments', (SELECT COALESCE(json_agg(json_build_object('id', shipment_id, 'number', shipment, 'customer', sh_customer, 'customerPo', sh_po, 'state', sh_state,
-                      'releasedAt', released_at, 'units', n) ORDER BY shipment), '[]')
-                      FROM (SELECT shipment_id, shipment, sh_customer, sh_po, sh_state, released_at, count(*)::int AS n FROM x WHERE shipment_id IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6) s)
-    ) AS r`;
 
-  async function counts(ids: number[], held: number[], q: Queryable): Promise<ImpactCounts> {
-    const r = (await q.query<{ r: ImpactCounts }>(COUNTS_SQL, [ids, held])).rows[0]!.r;
+
+  async function counts(ids: number[], held: number[], q: Queryable, page: { afterId: number; limit: number }): Promise<ImpactCounts & { units: Omit<AffectedUnit, 'via'>[] }> {
+    const r = (await q.query<{ r: ImpactCounts & { units: Omit<AffectedUnit, 'via'>[] } }>(COUNTS_SQL, [ids, held, page.afterId, page.limit], 'trace_impact')).rows[0]!.r;
     r.total = Number(r.total);
     r.byState = Object.fromEntries(UNIT_STATES.map((s) => [s, Number((r.byState as Record<string, number>)[s] ?? 0)])) as Record<UnitState, number>;
     return r;
   }
 
+  /**
+   * Runs a question in one read transaction (the caller's when given) with JIT off: the statements
+   * over thousands of ids have plan costs above jit_above_cost, and compiling them would take far
+   * longer than running them.
+   */
+  function reading<T>(q: Queryable | undefined, fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    return inTx(db, q, async (tx) => {
+      await tx.query('SET LOCAL jit = off');
+      return fn(tx);
+    });
+  }
+
   /** Recall impact: the counts only (fast path, no unit list). */
-  async function impact(query: TraceQuery, q: Queryable = db): Promise<{ query: TraceQuery } & ImpactCounts> {
-    const found = await unitsOf(query, q);
-    const ids = [...found.keys()];
-    return { query, ...(await counts(ids, await heldOf(ids, q), q)) };
+  async function impact(query: TraceQuery, outer?: Queryable): Promise<{ query: TraceQuery } & ImpactCounts> {
+    return reading(outer, async (q) => {
+      const ids = [...(await unitsOf(query, q)).keys()];
+      const { units: _none, ...c } = await counts(ids, await heldOf(ids, q), q, { afterId: 0, limit: 0 });
+      return { query, ...c };
+    });
   }
 
   /** Where-used: the counts and one page of the affected units (by unit id). */
-  async function whereUsed(query: TraceQuery, page: { afterId?: number; limit?: number } = {}, q: Queryable = db) {
+  async function whereUsed(query: TraceQuery, page: { afterId?: number; limit?: number } = {}, outer?: Queryable) {
     const limit = Math.min(Math.max(page.limit ?? 500, 1), 10_000);
-    const found = await unitsOf(query, q);
-    const ids = [...found.keys()];
-    const held = await heldOf(ids, q);
-    const [c, rows] = await Promise.all([
-      counts(ids, held, q),
-      q.query<Omit<AffectedUnit, 'via'>>(
-        `SELECT u.id AS "unitId", u.serial, u.status, ${stateSql('hh.id IS NOT NULL')} AS state, u.work_order_id AS "workOrderId", w.number AS "workOrderNumber",
-                COALESCE(sh.customer, w.customer) AS customer, c.code AS carton, sh.number AS shipment
-           FROM units u ${STATE_JOINS} LEFT JOIN (SELECT DISTINCT unnest($2::bigint[]) AS id) hh ON hh.id = u.id
-          WHERE u.id = ANY($1::bigint[]) AND u.id > $3 ORDER BY u.id LIMIT $4`,
-        [ids, held, page.afterId ?? 0, limit],
-      ),
-    ]);
-    const units: AffectedUnit[] = rows.rows.map((u) => ({ ...u, via: found.get(u.unitId) ?? null }));
-    return { query, ...c, units, nextAfterId: units.length === limit ? units[units.length - 1]!.unitId : null };
+    return reading(outer, async (q) => {
+      const found = await unitsOf(query, q);
+      const ids = [...found.keys()];
+      const c = await counts(ids, await heldOf(ids, q), q, { afterId: page.afterId ?? 0, limit });
+      const units: AffectedUnit[] = c.units.map((u) => ({ ...u, via: found.get(u.unitId) ?? null }));
+      return { query, ...c, units, nextAfterId: units.length === limit ? units[units.length - 1]!.unitId : null };
+    });
   }
 
   /**
@@ -189,10 +205,11 @@ export function createWhereUsed(db: Db, deps: { materials: MaterialSource; quali
    */
   async function holdWhereUsed(who: Principal, input: { query: TraceQuery; reasonCode: string; reason: string }): Promise<Hold & { units: number }> {
     return db.tx(async (tx) => {
+      await tx.query('SET LOCAL jit = off');
       const ids = [...(await unitsOf(input.query, tx)).keys()];
       return deps.quality.holdWhereUsed(who, { query: input.query, unitIds: ids, reasonCode: input.reasonCode, reason: input.reason }, tx);
     });
   }
 
-  return { whereUsed, impact, holdWhereUsed, unitIdsOf: async (query: TraceQuery, q: Queryable = db) => [...(await unitsOf(query, q)).keys()] };
+  return { whereUsed, impact, holdWhereUsed, unitIdsOf: (query: TraceQuery, outer?: Queryable) => reading(outer, async (q) => [...(await unitsOf(query, q)).keys()]) };
 }
