@@ -16,8 +16,9 @@ export function ReviewPage() {
   const canVerify = useCan(QUALITY_ROLES.verify);
   const q = useQuery(async () => {
     const defects = await qualityApi.defects({ verification: 'not_verified', limit: 500 });
-    const results = new Map<number, QResult>();
-    for (const id of [...new Set(defects.map((d) => d.resultId))].slice(0, 100)) results.set(id, await qualityApi.result(id));
+    // The defect list carries no serial or station: each call's result is read (in parallel, the 100 newest results).
+    const ids = [...new Set(defects.map((d) => d.resultId))].slice(0, 100);
+    const results = new Map<number, QResult>((await Promise.all(ids.map((id) => qualityApi.result(id)))).map((r) => [r.id, r]));
     return defects
       .filter((d) => results.has(d.resultId))
       .map((d): Row => {
