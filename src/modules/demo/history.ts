@@ -389,8 +389,8 @@ export async function generateHistory(deps: GeneratorDeps, who: Principal, opts:
     const lotCount = Math.ceil(n / LOT_SIZE);
     const lotIds = (await db.query<{ id: number }>(
       `INSERT INTO production_lots (work_order_id, code, planned_quantity, created_at, created_by)
-       SELECT $1, $2 || '-L' || lpad(g::text, 3, '0'), $3, $4, $5 FROM generate_series(1, $6::int) g ORDER BY g RETURNING id`,
-      [wo.id, wo.number, LOT_SIZE, new Date(base(wo.first) - 3600_000), who.name, lotCount],
+       SELECT $1, $2 || '-L' || lpad(g::text, 3, '0'), LEAST($3, $7 - (g - 1) * $3), $4, $5 FROM generate_series(1, $6::int) g ORDER BY g RETURNING id`,
+      [wo.id, wo.number, LOT_SIZE, new Date(base(wo.first) - 3600_000), who.name, lotCount, n],
     )).rows.map((r) => r.id);
     count('production_lots', lotCount);
     const panelCount = Math.ceil(n / PANEL_SIZE);
