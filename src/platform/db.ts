@@ -52,6 +52,9 @@ export class Db implements Queryable {
   async tx<T>(fn: (tx: Tx) => Promise<T>, opts: { isolation?: 'read committed' | 'repeatable read' | 'serializable' } = {}): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const client = await this.pool.connect();
+      // A connection lost while checked out (the server stopping) fails the transaction below; it must not crash the process.
+      const onLost = () => undefined;
+      client.on('error', onLost);
       const tx: Tx = {
         inTransaction: true,
         query: async <R extends object>(text: string, params?: readonly unknown[], name?: string) => {
@@ -66,10 +69,12 @@ export class Db implements Queryable {
         await client.query(opts.isolation ? `BEGIN ISOLATION LEVEL ${opts.isolation.toUpperCase()}` : 'BEGIN');
         const result = await fn(tx);
         await client.query('COMMIT');
+        client.off('error', onLost);
         client.release();
         return result;
       } catch (e) {
         await client.query('ROLLBACK').catch(() => undefined);
+        client.off('error', onLost);
         client.release();
         const code = (e as { code?: string }).code;
         const retryable = code === 'CONCURRENT_UPDATE' || code === '40001' || code === '40P01';
