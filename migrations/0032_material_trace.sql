@@ -54,7 +54,8 @@ CREATE TRIGGER material_installs_guard BEFORE UPDATE OR DELETE ON material_insta
 CREATE TRIGGER material_installs_no_truncate BEFORE TRUNCATE ON material_installs FOR EACH STATEMENT EXECUTE FUNCTION materials_append_only();
 
 -- M2 at query time: passages of a machine in a time range, and setups of a machine by load time.
-CREATE INDEX process_records_equipment_idx ON process_records (equipment_id, completed_at) WHERE equipment_id IS NOT NULL;
+-- Covering (INCLUDE): where-used reads unit, work order and start from the index alone.
+CREATE INDEX process_records_equipment_idx ON process_records (equipment_id, completed_at) INCLUDE (started_at, unit_id, work_order_id) WHERE equipment_id IS NOT NULL;
 -- Passages recorded at a station without naming the machine (few): by station and time.
 CREATE INDEX process_records_station_no_equipment_idx ON process_records (station_id, completed_at) WHERE equipment_id IS NULL;
 CREATE INDEX feeder_setups_equipment_loaded_idx ON feeder_setups (equipment_id, loaded_at);

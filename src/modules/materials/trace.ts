@@ -148,17 +148,21 @@ export const MAX_PASSAGE_MS = 8 * 3_600_000;
  * recorded with the machine, and passages recorded at the machine's station without a machine.
  */
 function passagesSql(intervals: string, filtered: boolean): string {
-  const filter = filtered
-    ? `AND EXISTS (SELECT 1 FROM rv JOIN work_orders w ON w.product_revision_id = rv.product_revision_id WHERE w.id = pr.work_order_id AND rv.i = iv.i)`
-    : '';
-  return `
-    SELECT pr.unit_id FROM ${intervals} iv JOIN process_records pr ON pr.equipment_id = iv.equipment_id
-       AND pr.completed_at >= iv.since AND pr.completed_at < iv.until + interval '${MAX_PASSAGE_MS / 1000} seconds'
-       AND COALESCE(pr.started_at, pr.completed_at) < iv.until ${filter}
-    UNION
-    SELECT pr.unit_id FROM ${intervals} iv JOIN process_records pr ON pr.station_id = iv.station_id AND pr.equipment_id IS NULL
-       AND pr.completed_at >= iv.since AND pr.completed_at < iv.until + interval '${MAX_PASSAGE_MS / 1000} seconds'
-       AND COALESCE(pr.started_at, pr.completed_at) < iv.until ${filter}`;
+  const tail = `interval '${MAX_PASSAGE_MS / 1000} seconds'`;
+  // One index range scan per interval (LATERAL with OFFSET 0: never a hash join over the whole
+  // table, whatever the estimates), then the filter on the units' work orders as one hash join.
+  const scan = `
+      SELECT iv.i, pr.unit_id, pr.work_order_id FROM ${intervals} iv CROSS JOIN LATERAL (
+        SELECT pr.unit_id, pr.work_order_id FROM process_records pr WHERE pr.equipment_id = iv.equipment_id
+           AND pr.completed_at >= iv.since AND pr.completed_at < iv.until + ${tail} AND COALESCE(pr.started_at, pr.completed_at) < iv.until OFFSET 0) pr
+      UNION ALL
+      SELECT iv.i, pr.unit_id, pr.work_order_id FROM ${intervals} iv CROSS JOIN LATERAL (
+        SELECT pr.unit_id, pr.work_order_id FROM process_records pr WHERE pr.station_id = iv.station_id AND pr.equipment_id IS NULL
+           AND pr.completed_at >= iv.since AND pr.completed_at < iv.until + ${tail} AND COALESCE(pr.started_at, pr.completed_at) < iv.until OFFSET 0) pr
+      OFFSET 0`;
+  return filtered
+    ? `SELECT DISTINCT x.unit_id FROM (${scan}) x JOIN wos ON wos.i = x.i AND wos.id = x.work_order_id`
+    : `SELECT DISTINCT x.unit_id FROM (${scan}) x`;
 }
 
 /**
@@ -166,7 +170,7 @@ function passagesSql(intervals: string, filtered: boolean): string {
  * the package's part from that slot on that machine; the passages of units of those revisions
  * at the machine during the interval.
  */
-const M2_WHERE_USED_SQL = `
+export const M2_WHERE_USED_SQL = `
   WITH iv AS (
     SELECT row_number() OVER () AS i, fs.equipment_id, fs.slot, l.part_id, fs.loaded_at AS since, COALESCE(fs.unloaded_at, 'infinity'::timestamptz) AS until,
            e.station_id, st.type AS station_type
@@ -177,7 +181,8 @@ const M2_WHERE_USED_SQL = `
     SELECT DISTINCT iv.i, p.product_revision_id FROM iv
       JOIN program_slots ps ON ps.slot = iv.slot AND ps.part_id = iv.part_id
       JOIN programs p ON p.id = ps.program_id AND p.state <> 'draft' AND p.station_type = iv.station_type
-       AND (p.equipment_id IS NULL OR p.equipment_id = iv.equipment_id) AND (p.station_id IS NULL OR p.station_id = iv.station_id))
+       AND (p.equipment_id IS NULL OR p.equipment_id = iv.equipment_id) AND (p.station_id IS NULL OR p.station_id = iv.station_id)),
+  wos AS (SELECT DISTINCT rv.i, w.id FROM rv JOIN work_orders w ON w.product_revision_id = rv.product_revision_id)
   ${passagesSql('iv', true)}`;
 
 /** Units that received material of the packages exactly: M3 installs (active or removed) and rework replacements. */
@@ -186,7 +191,7 @@ const M3_WHERE_USED_SQL = `SELECT unit_id FROM material_installs WHERE package_i
 
 /** Units processed at a printer while a paste jar / stencil was mounted on it. */
 const MOUNT_WHERE_USED_SQL = (column: 'package_id' | 'stencil_id') => `
-  WITH iv AS (SELECT c.equipment_id, e.station_id, c.mounted_at AS since, COALESCE(c.unmounted_at, 'infinity'::timestamptz) AS until
+  WITH iv AS (SELECT row_number() OVER () AS i, c.equipment_id, e.station_id, c.mounted_at AS since, COALESCE(c.unmounted_at, 'infinity'::timestamptz) AS until
                 FROM consumable_mounts c JOIN equipment e ON e.id = c.equipment_id WHERE c.${column} = $1)
   ${passagesSql('iv', false)}`;
 
