@@ -54,9 +54,13 @@ describe('work orders', () => {
     expect((await s.workOrders.get(wo.id)).state).toBe('planned');
     await screenshot(page, 'work-order-release-refused');
 
-    // The planner assigns the line (through the API, as the ERP would), then releases from the screen.
-    await s.workOrders.update(system, wo.id, { lineId: line.id });
-    await page.reload();
+    // The planner assigns the line, then releases.
+    await page.getByRole('button', { name: 'Edit', exact: true }).click();
+    const edit = page.getByTestId('wo-edit');
+    await edit.getByLabel('Line').selectOption(String(line.id));
+    await edit.getByRole('button', { name: 'Save' }).click();
+    await page.getByText(`${number} saved.`).waitFor();
+    expect((await s.workOrders.get(wo.id)).lineId).toBe(line.id);
     await page.locator('[data-verdict="go"]').getByText('Ready to release').waitFor();
     await page.getByRole('button', { name: 'Release', exact: true }).click();
     await page.getByText(`Release: ${number} is now released.`).waitFor();
@@ -105,12 +109,12 @@ describe('work orders', () => {
     const state = (await s.workOrders.get(wo.id)).state;
     expect(['released', 'in_progress']).toContain(state);
     await page.getByLabel('State').selectOption(state);
+    await table.getByText(other.number).waitFor({ state: 'detached' });
     await table.getByText(number).waitFor();
-    expect(await table.getByText(other.number).count()).toBe(0);
     await page.getByLabel('State').selectOption('');
     await page.getByLabel('Due by').fill('2030-12-31');
+    await table.getByText(other.number).waitFor({ state: 'detached' });
     await table.getByText(number).waitFor();
-    expect(await table.getByText(other.number).count()).toBe(0);
     await page.getByLabel('Due by').fill('');
     await table.getByText(other.number).waitFor();
     await screenshot(page, 'work-orders');

@@ -1,4 +1,6 @@
 import { useState } from 'react';
+import { api } from '../../api.ts';
+import { RecordForm, initialValues, toBody, type FieldSpec } from '../../components/RecordForm.tsx';
 import type { ScreenProps } from '../../app/registry.ts';
 import { ErrorPanel } from '../../components/ErrorPanel.tsx';
 import { Tabs } from '../../components/Tabs.tsx';
@@ -70,6 +72,25 @@ function Overview({ w, reload }: { w: WorkOrder; reload(): void }) {
     setDone(`${w.number} is now the active work order of line ${w.lineCode}.`);
     reload();
   });
+  const [editing, setEditing] = useState(false);
+  const lines = useQuery(() => (editing ? api.lines.list() : Promise.resolve([])), [editing]);
+  // Line and product only while planned (the server says so too); quantities and dates until completed.
+  const editFields: FieldSpec[] = [
+    ...(w.state === 'planned'
+      ? [{ name: 'lineId', label: 'Line', type: 'select' as const, numeric: true, emptyAs: null, options: (lines.data ?? []).map((l) => ({ value: String(l.id), label: `${l.code} · ${l.name}` })), emptyLabel: 'No line' }]
+      : []),
+    { name: 'quantity', label: 'Quantity', type: 'number', min: 1, required: true },
+    { name: 'dueDate', label: 'Due date', placeholder: 'YYYY-MM-DD', pattern: '\\d{4}-\\d{2}-\\d{2}', emptyAs: null },
+    { name: 'customerPo', label: 'Customer PO' },
+  ];
+  const [save, saveState] = useAction(async (v: Record<string, string | boolean>) => {
+    await workOrdersApi.update(w.id, toBody(editFields, v, { onlyChanged: initialValues(editFields, w as unknown as Record<string, unknown>) }));
+    setEditing(false);
+    setDone(`${w.number} saved.`);
+    runState.clearError();
+    reload();
+    check.reload();
+  });
   const blockers = runState.error?.code === 'RULE_VIOLATION' ? runState.error.errors : check.data?.blockers ?? [];
   return (
     <>
@@ -115,8 +136,16 @@ function Overview({ w, reload }: { w: WorkOrder; reload(): void }) {
               Make active on {w.lineCode}
             </Button>
           ) : null}
+          {canPlan && !['completed', 'closed', 'cancelled'].includes(w.state) ? (
+            <Button variant="ghost" onClick={() => setEditing(true)}>
+              Edit
+            </Button>
+          ) : null}
           {!canPlan && w.actions.length ? <span className="muted">Planners change the state of work orders.</span> : null}
         </div>
+        {editing && (w.state !== 'planned' || lines.data) ? (
+          <RecordForm title={`Edit ${w.number}`} fields={editFields} initial={initialValues(editFields, w as unknown as Record<string, unknown>)} submitLabel="Save" onSubmit={save} onCancel={() => setEditing(false)} busy={saveState.busy} error={saveState.error} testId="wo-edit" />
+        ) : null}
         {asking ? (
           <form
             className="inline-form wo-reason"

@@ -28,6 +28,7 @@ export const workOrdersApi = {
   list: (q: { state?: string; lineId?: number; limit?: number } = {}, signal?: AbortSignal) => http.get<WorkOrder[]>('/work-orders', q, signal),
   get: (id: number) => http.get<WorkOrder>(`/work-orders/${id}`),
   create: (body: WorkOrderInput) => http.post<WorkOrder>('/work-orders', body),
+  update: (id: number, patch: Partial<Omit<WorkOrderInput, 'number'>>) => http.patch<WorkOrder>(`/work-orders/${id}`, patch),
   transition: (id: number, action: WorkOrderAction, reason?: string) => http.post<WorkOrder>(`/work-orders/${id}/transition`, { action, ...(reason ? { reason } : {}) }),
   activate: (id: number) => http.post<WorkOrder>(`/work-orders/${id}/activate`),
   releaseCheck: (id: number) => http.get<{ releasable: boolean; blockers: FieldError[] }>(`/work-orders/${id}/release-check`),
