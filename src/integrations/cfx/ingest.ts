@@ -266,7 +266,7 @@ export function createCfxPipeline(deps: CfxDeps, registry: HandlerRegistry, reso
         const principal = ctx.principal;
         if (safe) {
           // Safe mode: at once, inside this message's savepoint.
-          w.passageResult = await finish(await runPassages(principal, requests));
+          w.passageResult = await finish(await runPassages(requests.map((request) => ({ principal, request }))));
           return;
         }
         await wave.add({ work: w, principal, requests, finish });
@@ -334,19 +334,24 @@ export function createCfxPipeline(deps: CfxDeps, registry: HandlerRegistry, reso
 
   // ── tracking passages, applied in waves ────────────────────────────────────────────────
 
-  /** Runs passages through the tracking service's batch operations, one call per kind; results in request order. */
-  async function runPassages(principal: Principal, requests: PassageRequest[]): Promise<BatchResult<unknown>[]> {
+  /**
+   * Runs passages through the tracking service: starts and completes of every machine in one
+   * set-based batch call (each with its machine as caller), aborts one by one. Results in
+   * request order.
+   */
+  async function runPassages(requests: { principal: Principal; request: PassageRequest }[]): Promise<BatchResult<unknown>[]> {
     const tracking = deps.tracking;
     if (!tracking) throw new Error('tracking service not available');
     const out: BatchResult<unknown>[] = new Array(requests.length);
-    const of = <K extends PassageRequest['kind']>(k: K) => requests.map((r, i) => [r, i] as const).filter(([r]) => r.kind === k) as [Extract<PassageRequest, { kind: K }>, number][];
-    const starts = of('start');
-    if (starts.length) (await tracking.startBatch(principal, starts.map(([r]) => r.input))).forEach((r, k) => (out[starts[k]![1]] = r));
-    const completes = of('complete');
-    if (completes.length) (await tracking.completeBatch(principal, completes.map(([r]) => r.input))).forEach((r, k) => (out[completes[k]![1]] = r));
-    for (const [r, i] of of('abort')) {
+    const moves = requests.map((r, i) => [r, i] as const).filter(([r]) => r.request.kind !== 'abort');
+    if (moves.length) {
+      const res = await tracking.passages(moves.map(([r]) => ({ ...(r.request as Exclude<PassageRequest, { kind: 'abort' }>), who: r.principal })));
+      res.forEach((r, k) => (out[moves[k]![1]] = r));
+    }
+    for (const [i, r] of requests.entries()) {
+      if (r.request.kind !== 'abort') continue;
       try {
-        out[i] = { ok: true, value: await tracking.abort(principal, r.input) };
+        out[i] = { ok: true, value: await tracking.abort(r.principal, r.request.input) };
       } catch (e) {
         if (!(e instanceof AppError) || e.status >= 500) throw e;
         out[i] = { ok: false, error: e };
@@ -358,59 +363,63 @@ export function createCfxPipeline(deps: CfxDeps, registry: HandlerRegistry, reso
   interface WaveEntry { work: Work; principal: Principal; requests: PassageRequest[]; finish: (results: BatchResult<unknown>[]) => Promise<HandlerResult> }
 
   /**
-   * The passages queued by the messages of a batch, applied together (one batch call per
-   * machine and kind) when something needs their effects: another passage of the same unit, a
-   * message other than the pure appends and the passage messages themselves (see before), or
-   * the end of the batch. So every message sees what the messages before it did.
+   * The passages queued by the messages of a batch, applied together with one tracking call
+   * (`passages`: a unit's start and complete in one wave are applied in order by its rounds)
+   * when something needs their effects (see `before`), or at the end of the batch.
    */
-  function createWave() {
+  function createWave(tx: Tx) {
     let entries: WaveEntry[] = [];
     let ids = new Set<string>();
+    let aborts = new Set<string>();
+    let stations = new Set<number>();
     const members = new Set<Work>();
     async function flush(): Promise<void> {
       if (entries.length === 0) return;
       const now = entries;
       entries = [];
       ids = new Set();
-      const groups = new Map<string, WaveEntry[]>();
+      aborts = new Set();
+      stations = new Set();
+      const results = await runPassages(now.flatMap((e) => e.requests.map((request) => ({ principal: e.principal, request }))));
+      let k = 0;
       for (const e of now) {
-        const k = `${e.principal.kind}:${e.principal.name}:${e.principal.stationIds?.join(',') ?? ''}`;
-        const g = groups.get(k);
-        if (g) g.push(e);
-        else groups.set(k, [e]);
-      }
-      for (const g of groups.values()) {
-        const results = await runPassages(g[0]!.principal, g.flatMap((e) => e.requests));
-        let k = 0;
-        for (const e of g) {
-          const mine = results.slice(k, k + e.requests.length);
-          k += e.requests.length;
-          setResult(e.work, await e.finish(mine));
-          members.delete(e.work);
-        }
+        const mine = results.slice(k, k + e.requests.length);
+        k += e.requests.length;
+        setResult(e.work, await e.finish(mine));
+        members.delete(e.work);
       }
     }
     return {
       flush,
       has: (w: Work) => members.has(w),
-      get size() {
-        return entries.length;
-      },
-      /** Queues a message's passages; applies the queued ones first when they concern the same identifiers. */
+      /** Queues a message's passages (an abort is applied after the wave's starts and completes, so it never shares a wave with them for one unit). */
       async add(e: WaveEntry): Promise<void> {
-        if (e.requests.some((r) => ids.has(r.input.identifier))) await flush();
+        const clash = e.requests.some((r) => (r.kind === 'abort' ? ids.has(r.input.identifier) : aborts.has(r.input.identifier)));
+        if (clash) await flush();
         entries.push(e);
         members.add(e.work);
-        for (const r of e.requests) ids.add(r.input.identifier);
+        if (e.work.machine) stations.add(e.work.machine.stationId);
+        for (const r of e.requests) {
+          ids.add(r.input.identifier);
+          if (r.kind === 'abort') aborts.add(r.input.identifier);
+        }
       },
       /**
-       * Before a message that may read (or change) what the interlock judges, the queued
-       * passages are applied: a message about their units, but also one about a machine's
-       * setup or materials, a request, a quality result. Only the pure appends and the passage
-       * messages themselves let the wave grow (NON_READERS).
+       * Before a message that may read what the queued passages change, they are applied: a
+       * request; a message naming one of their units (or a unit of one of their panels, or a
+       * panel of one of their units); a message from a station with queued passages (its setup,
+       * materials, quality results). Messages about other units at other stations let the wave
+       * grow. Pure appends and passage messages never stop it (NON_READERS).
        */
       async before(w: Work): Promise<void> {
-        if (entries.length && !NON_READERS.has(w.env.messageName)) await flush();
+        if (entries.length === 0 || NON_READERS.has(w.env.messageName) || w.cls !== 'supported') return;
+        if (SUPPORTED_MESSAGES[w.env.messageName as keyof typeof SUPPORTED_MESSAGES].request) return flush();
+        if (w.machine && stations.has(w.machine.stationId)) return flush();
+        const named = namedUnits(w.env.body);
+        if (named.some((n) => ids.has(n))) return flush();
+        if (named.length === 0) return;
+        const panel = await tx.query('SELECT 1 FROM panels WHERE code = ANY($1) LIMIT 1', [[...named, ...ids]], 'cfx_wave_panels');
+        if (panel.rowCount) await flush();
       },
     };
   }
@@ -521,7 +530,7 @@ export function createCfxPipeline(deps: CfxDeps, registry: HandlerRegistry, reso
         const batch = new Map<string, Work>();
         const fresh: Work[] = [];
         const deferred: Deferred = new Map();
-        const wave = createWave();
+        const wave = createWave(tx);
         for (const [k, w] of works.entries()) {
           if (k % 50 === 49) await yieldToIo();
           const prior = existing.get(w.env.uniqueId);
@@ -603,8 +612,8 @@ function isConnectionError(e: unknown): boolean {
 /**
  * Messages that neither read nor change anything the interlock or a passage judges: event-log
  * and reading appends (deferred to the end of the batch anyway), station states and faults,
- * heartbeats; and the passage messages, whose passages queue themselves. Before any other
- * message the queued passages are applied.
+ * heartbeats; and the passage messages, whose passages queue themselves. Other messages may
+ * need the queued passages applied first (see createWave's `before`).
  */
 const NON_READERS = new Set([
   'CFX.Production.WorkStarted', 'CFX.Production.WorkCompleted', 'CFX.Production.UnitsArrived', 'CFX.Production.UnitsDeparted',
@@ -613,3 +622,18 @@ const NON_READERS = new Set([
   'CFX.ResourcePerformance.FaultAcknowledged', 'CFX.ResourcePerformance.StationOnline', 'CFX.ResourcePerformance.StationOffline',
   'CFX.Heartbeat', 'CFX.EndpointConnected', 'CFX.EndpointShuttingDown',
 ]);
+
+/** Every unit or carrier identifier a message body names (PrimaryIdentifier and the unit lists). */
+export function namedUnits(body: Record<string, unknown>): string[] {
+  const out: string[] = [];
+  if (typeof body.PrimaryIdentifier === 'string' && body.PrimaryIdentifier !== '') out.push(body.PrimaryIdentifier);
+  for (const k of UNIT_LISTS) {
+    const list = body[k];
+    if (!Array.isArray(list)) continue;
+    for (const u of list) {
+      const id = (u as Record<string, unknown> | null)?.UnitIdentifier;
+      if (typeof id === 'string' && id !== '') out.push(id);
+    }
+  }
+  return out;
+}

@@ -113,7 +113,8 @@ const LOAD_SQL = 'SELECT * FROM tracking_load_units($1::text[], $2::bigint[], $3
  */
 const COMPLETE_SQL = `WITH d AS (
     SELECT * FROM jsonb_to_recordset($1::jsonb) AS t(unit_id bigint, visit int, prev_status text, prev_on_hold boolean, wo_id bigint, basis_id bigint,
-      station_id bigint, equipment_id bigint, program_name text, program_revision text, operator text, completed_at timestamptz, notes text,
+      station_id bigint, equipment_id bigint, program_name text, program_revision text, operator text, actor_kind text, actor_name text,
+      completed_at timestamptz, notes text,
       step_seq int, step_name text, panel_id bigint, panel_position int, result text, outcome text, next_step_seq int, repair_loop int, started_at timestamptz,
       status text, return_step_seq int, failed_step_seq int, passed_steps int[], repair_loops jsonb, on_hold boolean, hold_reason text)
   ), upd AS (
@@ -126,7 +127,7 @@ const COMPLETE_SQL = `WITH d AS (
   )
   INSERT INTO process_records (unit_id, visit, work_order_id, basis_id, step_seq, step_name, station_id, equipment_id, program_name, program_revision,
                                operator, actor_kind, actor_name, panel_id, panel_position, result, outcome, next_step_seq, repair_loop, started_at, completed_at, notes)
-  SELECT d.unit_id, d.visit, d.wo_id, d.basis_id, d.step_seq, d.step_name, d.station_id, d.equipment_id, d.program_name, d.program_revision, d.operator, $2, $3,
+  SELECT d.unit_id, d.visit, d.wo_id, d.basis_id, d.step_seq, d.step_name, d.station_id, d.equipment_id, d.program_name, d.program_revision, d.operator, d.actor_kind, d.actor_name,
          d.panel_id, d.panel_position, d.result, d.outcome, d.next_step_seq, d.repair_loop, d.started_at, COALESCE(d.completed_at, clock_timestamp()), d.notes
     FROM d JOIN upd ON upd.id = d.unit_id
   RETURNING unit_id AS "unitId", id AS "recordId"`;
@@ -140,8 +141,8 @@ const START_SQL = `UPDATE units u SET status = 'in_process', started_step_seq = 
 
 /** Every refusal of a batch, appended in one statement. */
 const REFUSALS_SQL = `INSERT INTO interlock_refusals (phase, station_id, identifier, unit_id, work_order_id, codes, details, actor_name)
-  SELECT t.phase, t.station_id, t.identifier, t.unit_id, t.work_order_id, ARRAY(SELECT jsonb_array_elements_text(t.codes)), t.details, $2
-    FROM jsonb_to_recordset($1::jsonb) AS t(phase text, station_id bigint, identifier text, unit_id bigint, work_order_id bigint, codes jsonb, details jsonb)`;
+  SELECT t.phase, t.station_id, t.identifier, t.unit_id, t.work_order_id, ARRAY(SELECT jsonb_array_elements_text(t.codes)), t.details, t.actor_name
+    FROM jsonb_to_recordset($1::jsonb) AS t(phase text, station_id bigint, identifier text, unit_id bigint, work_order_id bigint, codes jsonb, details jsonb, actor_name text)`;
 
 export interface TrackingOptions {
   /** Replaces the default rule list (rarely wanted: prefer `registerInterlockRule`). */
@@ -207,22 +208,26 @@ export function createTrackingService(db: Db, deps: { workOrders: WorkOrdersServ
   // ── the interlock ──────────────────────────────────────────────────────────────────────
   type At = { station: StationRef; equipment: EquipmentRef | null };
   type Judged = { verdict: Verdict; subjects: InterlockSubject[] };
-  /** One passage of a batch while it is being decided. */
-  interface Item<I extends ValidateInput> { index: number; input: I; at: At; judged?: Judged }
+  /** What any of validate / start / complete takes (start and complete add their fields). */
+  type AnyInput = ValidateInput & Partial<Omit<CompleteInput, keyof ValidateInput>>;
+  /** One item of a batch while it is being decided: its own caller and phase. */
+  interface Item { index: number; input: AnyInput; at: At; who: Principal; phase: Phase; judged?: Judged }
+  interface Entry { who: Principal; phase: Phase; input: AnyInput }
 
   const fail = (error: unknown): BatchResult<never> => ({ ok: false, error: error instanceof AppError ? error : new AppError('INTERNAL', String((error as Error)?.message ?? error)) });
+  const whoKey = (w: Principal) => `${w.kind}:${w.id ?? ''}:${w.name}:${w.stationIds?.join(',') ?? '*'}`;
 
-  /** Resolves and permits each input's station; an input that fails gets its error in `out`. */
-  async function resolveItems<I extends ValidateInput>(who: Principal, inputs: readonly I[], out: BatchResult<unknown>[]): Promise<Item<I>[]> {
-    const items: Item<I>[] = [];
-    for (const [index, input] of inputs.entries()) {
+  /** Resolves and permits each entry's station; an entry that fails gets its error in `out`. */
+  async function resolveItems(entries: readonly Entry[], out: BatchResult<unknown>[]): Promise<Item[]> {
+    const items: Item[] = [];
+    for (const [index, e] of entries.entries()) {
       try {
-        const at = await resolveStation(input);
-        permit(who, at.station);
-        items.push({ index, input, at });
-      } catch (e) {
-        if (!(e instanceof AppError)) throw e;
-        out[index] = fail(e);
+        const at = await resolveStation(e.input);
+        permit(e.who, at.station);
+        items.push({ index, input: e.input, at, who: e.who, phase: e.phase });
+      } catch (err) {
+        if (!(err instanceof AppError)) throw err;
+        out[index] = fail(err);
       }
     }
     return items;
@@ -231,16 +236,16 @@ export function createTrackingService(db: Db, deps: { workOrders: WorkOrdersServ
   /**
    * Judges every item of a batch: one query loads the units of all identifiers (locked when
    * `lock`), the basis comes from memory, and the rules run once per call, a call being the
-   * items that share station, machine and reported program (rules' `prepare` hooks load their
-   * data once for all its units). Each item gets its own verdict.
+   * items that share phase, caller, station, machine and reported program (rules' `prepare`
+   * hooks load their data once for all its units). Each item gets its own verdict.
    */
-  async function judgeMany(q: Queryable, who: Principal, phase: Phase, items: Item<ValidateInput>[], lock: boolean): Promise<void> {
+  async function judgeMany(q: Queryable, items: Item[], lock: boolean): Promise<void> {
     if (items.length === 0) return;
     const identifiers = [...new Set(items.map((it) => it.input.identifier))];
     const lines = [...new Set(items.map((it) => it.at.station.lineId).filter((l): l is number => l !== null))];
     const rows = (
       await q.query<LoadedUnit & { lineActive: Record<string, NonNullable<InterlockCall['lineActive']>> | null }>(
-        // Named statements: the join is planned once per connection, not on every call.
+        // A named statement: parsed once per connection.
         LOAD_SQL, [identifiers, lines, lock], 'tracking.load',
       )
     ).rows;
@@ -256,9 +261,9 @@ export function createTrackingService(db: Db, deps: { workOrders: WorkOrdersServ
     }
     for (const list of byPanel.values()) list.sort((a, b) => (a.panelPosition ?? 0) - (b.panelPosition ?? 0) || a.id - b.id);
     const lineActive = rows[0]?.lineActive ?? {};
-    const groups = new Map<string, { call: InterlockCall; subjects: InterlockSubject[]; items: { it: Item<ValidateInput>; kind: 'unit' | 'panel'; subjects: InterlockSubject[] }[] }>();
+    const groups = new Map<string, { call: InterlockCall; subjects: InterlockSubject[]; items: { it: Item; kind: 'unit' | 'panel'; subjects: InterlockSubject[] }[] }>();
     for (const it of items) {
-      const { input, at } = it;
+      const { input, at, phase } = it;
       const unit = bySerial.get(input.identifier);
       const units = unit ? [unit] : (byPanel.get(input.identifier) ?? []);
       const st = { id: at.station.id, code: at.station.code, type: at.station.type };
@@ -276,12 +281,12 @@ export function createTrackingService(db: Db, deps: { workOrders: WorkOrdersServ
       const kind = unit ? 'unit' : 'panel';
       const programName = input.programName ?? null;
       const programRevision = input.programRevision ?? null;
-      const key = JSON.stringify([at.station.id, at.equipment?.id ?? null, programName, programRevision]);
+      const key = JSON.stringify([phase, whoKey(it.who), at.station.id, at.equipment?.id ?? null, programName, programRevision]);
       let g = groups.get(key);
       if (!g) {
         const active = at.station.lineId === null ? null : (lineActive[String(at.station.lineId)] ?? null);
         // A call may carry several passages (a batch); `identifier` and `kind` are the first one's.
-        const call: InterlockCall = { phase, who, station: at.station, equipment: at.equipment, identifier: input.identifier, kind, programName, programRevision, lineActive: active, data: new Map() };
+        const call: InterlockCall = { phase, who: it.who, station: at.station, equipment: at.equipment, identifier: input.identifier, kind, programName, programRevision, lineActive: active, data: new Map() };
         groups.set(key, (g = { call, subjects: [], items: [] }));
       }
       const subjects: InterlockSubject[] = [];
@@ -299,7 +304,7 @@ export function createTrackingService(db: Db, deps: { workOrders: WorkOrdersServ
       for (const { it, kind, subjects } of g.items) {
         const mine = refusals.slice(k, k + subjects.length);
         k += subjects.length;
-        it.judged = { verdict: verdictOf(phase, it.at.station, it.input.identifier, kind, subjects, mine), subjects };
+        it.judged = { verdict: verdictOf(it.phase, it.at.station, it.input.identifier, kind, subjects, mine), subjects };
       }
     }
   }
@@ -324,17 +329,17 @@ export function createTrackingService(db: Db, deps: { workOrders: WorkOrdersServ
   }
 
   /** Every refusal is kept (append-only): all of a batch in one statement. */
-  async function recordRefusals(who: Principal, verdicts: Verdict[]): Promise<void> {
-    if (verdicts.length === 0) return;
-    const rows = verdicts.map((v) => {
+  async function recordRefusals(refused: { who: Principal; verdict: Verdict }[]): Promise<void> {
+    if (refused.length === 0) return;
+    const rows = refused.map(({ who, verdict: v }) => {
       const failing = v.units.filter((u) => u.result === 'failed');
       return {
         phase: v.phase, station_id: v.station.id, identifier: v.identifier, unit_id: v.kind === 'unit' ? v.units[0]!.unitId : null, work_order_id: v.workOrder?.id ?? null,
-        codes: [...new Set(failing.flatMap((u) => u.refusals.map((r) => r.code)))],
+        codes: [...new Set(failing.flatMap((u) => u.refusals.map((r) => r.code)))], actor_name: who.name,
         details: { result: v.result, units: failing.slice(0, 100).map((u) => ({ serial: u.serial, position: u.position, refusals: u.refusals })) },
       };
     });
-    await db.query(REFUSALS_SQL, [JSON.stringify(rows), who.name], 'tracking.refusals');
+    await db.query(REFUSALS_SQL, [JSON.stringify(rows)], 'tracking.refusals');
   }
 
   const unwrap = <T>(r: BatchResult<T>): T => {
@@ -349,10 +354,10 @@ export function createTrackingService(db: Db, deps: { workOrders: WorkOrdersServ
    */
   async function validateBatch(who: Principal, inputs: readonly ValidateInput[]): Promise<BatchResult<Verdict>[]> {
     const out: BatchResult<Verdict>[] = new Array(inputs.length);
-    const items = await resolveItems(who, inputs, out);
-    await judgeMany(db, who, 'validate', items, false);
+    const items = await resolveItems(inputs.map((input) => ({ who, phase: 'validate' as const, input })), out);
+    await judgeMany(db, items, false);
     for (const it of items) out[it.index] = { ok: true, value: it.judged!.verdict };
-    await recordRefusals(who, items.map((it) => it.judged!.verdict).filter((v) => !v.go));
+    await recordRefusals(items.filter((it) => !it.judged!.verdict.go).map((it) => ({ who, verdict: it.judged!.verdict })));
     return out;
   }
 
@@ -360,6 +365,7 @@ export function createTrackingService(db: Db, deps: { workOrders: WorkOrdersServ
   async function validate(who: Principal, input: ValidateInput): Promise<Verdict> {
     return unwrap((await validateBatch(who, [input]))[0]!);
   }
+
 
   /** The subjects a start / complete acts on: the ones that passed (skipped panel positions ride along). */
   const acting = (j: Judged) => j.subjects.filter((_s, i) => j.verdict.units[i]!.result === 'passed');
@@ -405,8 +411,8 @@ export function createTrackingService(db: Db, deps: { workOrders: WorkOrdersServ
    * Splits a batch into rounds in which no identifier appears twice; a later round sees what
    * the earlier ones wrote, so a batch means the same as its passages one after the other.
    */
-  function rounds<I extends ValidateInput>(items: Item<I>[]): Item<I>[][] {
-    const out: Item<I>[][] = [];
+  function rounds(items: Item[]): Item[][] {
+    const out: Item[][] = [];
     for (const it of items) {
       let r = out.find((round) => !round.some((x) => x.input.identifier === it.input.identifier));
       if (!r) out.push((r = []));
@@ -415,62 +421,130 @@ export function createTrackingService(db: Db, deps: { workOrders: WorkOrdersServ
     return out;
   }
 
+
   /** A passage of a single unit whose work order is under way at a step without a first-article gate: the compare-and-set path suffices. */
   const simple = (j: Judged) => {
     const s0 = j.subjects[0]!;
     return j.subjects.length === 1 && s0.unit.woState === 'in_progress' && s0.resolution.kind === 'ok' && !s0.resolution.step.firstArticleGate;
   };
 
+  type StartRow = { unit_id: number; visits: number; prev_status: string; prev_on_hold: boolean; step_seq: number; station_id: number; started_by: string };
+  type CompleteRow = ReturnType<typeof planRow>;
+  type Plan = { kind: 'start'; rows: StartRow[] } | { kind: 'complete'; rows: CompleteRow[] };
+  interface Planned { it: Item; j: Judged; plan: Plan }
+
+  function planRow(s: InterlockSubject, result: Result, it: Item) {
+    const { at, input, who } = it;
+    const step = (s.resolution as { step: ParsedBasis['steps'][number] }).step;
+    const { state, outcome, repairLoop } = routeAfter(s.basis, s.unit as RouteState, step, result);
+    const ownStart = s.unit.status === 'in_process' && s.unit.startedStepSeq === step.seq && s.unit.startedStationId === at.station.id;
+    return {
+      unit_id: s.unit.id, visit: s.unit.visits + 1, prev_status: s.unit.status, prev_on_hold: s.unit.onHold, wo_id: s.unit.woId, basis_id: s.unit.basisId,
+      station_id: at.station.id, equipment_id: at.equipment?.id ?? null, program_name: input.programName ?? null, program_revision: input.programRevision ?? null,
+      operator: input.operator ?? (who.kind === 'user' ? who.name : null), actor_kind: who.kind, actor_name: who.name, completed_at: input.completedAt ?? null,
+      notes: input.notes ?? null, step_seq: step.seq, step_name: step.name, panel_id: s.unit.panelId, panel_position: s.unit.panelPosition, result, outcome,
+      next_step_seq: state.nextStepSeq, repair_loop: repairLoop, started_at: ownStart ? s.unit.startedAt : (input.startedAt ?? null), status: state.status,
+      return_step_seq: state.returnStepSeq, failed_step_seq: state.failedStepSeq, passed_steps: state.passedSteps, repair_loops: state.repairLoops,
+      on_hold: state.onHold, hold_reason: state.holdReason, serial: s.unit.serial,
+    };
+  }
+
   /**
-   * Runs `round` (fast path, then the locked path for what needs it) and returns the items that
-   * must wait for the next round because a unit of theirs is already acted on in this one.
+   * What an item will write. start: the acting units marked in process at the step. complete:
+   * where each acting unit goes, the route's answer to its result (per position on a panel).
    */
-  async function passRound<I extends ValidateInput, P, T>(
-    who: Principal, phase: 'start' | 'complete', round: Item<I>[], out: BatchResult<T>[],
-    x: {
-      plan(j: Judged, it: Item<I>): P;
-      write(q: Queryable, entries: { it: Item<I>; j: Judged; plan: P }[]): Promise<Map<Item<I>, T | null>>;
-      outcomes(plan: P): Map<number, { result: Result; outcome: Outcome }> | null;
-    },
-  ): Promise<Item<I>[]> {
-    const refused: Verdict[] = [];
-    const later: Item<I>[] = [];
-    const taken = new Set<number>();
-    const prepare = (its: Item<I>[], into: { it: Item<I>; j: Judged; plan: P }[], checkTaken: boolean) => {
-      for (const it of its) {
-        const j = it.judged!;
-        if (!j.verdict.go) {
-          out[it.index] = fail(new Refused(j.verdict));
-          refused.push(j.verdict);
+  function plan(j: Judged, it: Item): Plan {
+    const { input } = it;
+    if (it.phase === 'start') {
+      return {
+        kind: 'start',
+        rows: acting(j).map((s) => ({
+          unit_id: s.unit.id, visits: s.unit.visits, prev_status: s.unit.status, prev_on_hold: s.unit.onHold,
+          step_seq: (s.resolution as { step: { seq: number } }).step.seq, station_id: it.at.station.id, started_by: input.operator ?? it.who.name,
+        })),
+      };
+    }
+    const byPosition = new Map((input.positions ?? []).map((p) => [p.position, p.result]));
+    const known = new Set(j.subjects.map((s) => s.unit.panelPosition));
+    const unknown = [...byPosition.keys()].filter((p) => !known.has(p));
+    if (unknown.length) throw validationFailed(unknown.map((p) => ({ field: '/positions', code: 'unknown_position', message: `${input.identifier} has no position ${p}` })));
+    return { kind: 'complete', rows: acting(j).map((s) => planRow(s, (s.unit.panelPosition !== null ? byPosition.get(s.unit.panelPosition) : undefined) ?? input.result!, it)) };
+  }
+
+  /**
+   * Writes planned passages: all starts with one statement, all completes with another (each a
+   * compare-and-set, see START_SQL / COMPLETE_SQL). The result per item, or null when one of
+   * its units changed since it was read (nothing of it is written then).
+   */
+  async function write(q: Queryable, entries: Planned[]): Promise<Map<Item, Verdict | CompleteResult | null>> {
+    const done = new Map<Item, Verdict | CompleteResult | null>();
+    const starts = entries.filter((e) => e.plan.kind === 'start');
+    const completes = entries.filter((e) => e.plan.kind === 'complete');
+    if (starts.length) {
+      const rows = starts.flatMap((e) => e.plan.rows as StartRow[]);
+      const written = new Set((await q.query<{ id: number }>(START_SQL, [JSON.stringify(rows)], 'tracking.start')).rows.map((r) => r.id));
+      for (const e of starts) done.set(e.it, (e.plan.rows as StartRow[]).every((p) => written.has(p.unit_id)) ? e.j.verdict : null);
+    }
+    if (completes.length) {
+      const rows = completes.flatMap((e) => e.plan.rows as CompleteRow[]);
+      const written = await q.query<{ unitId: number; recordId: number }>(COMPLETE_SQL, [JSON.stringify(rows.map(({ serial: _s, ...r }) => r))], 'tracking.complete');
+      const ids = new Map(written.rows.map((r) => [r.unitId, r.recordId]));
+      for (const e of completes) {
+        const mine = e.plan.rows as CompleteRow[];
+        if (!mine.every((d) => ids.has(d.unit_id))) {
+          done.set(e.it, null);
           continue;
         }
-        const ids = acting(j).map((s) => s.unit.id);
-        if (checkTaken) {
-          if (ids.some((id) => taken.has(id))) {
-            later.push(it);
-            continue;
-          }
-          for (const id of ids) taken.add(id);
-        }
-        try {
-          into.push({ it, j, plan: x.plan(j, it) });
-        } catch (e) {
-          if (!(e instanceof AppError)) throw e;
-          out[it.index] = fail(e);
-        }
+        const records: PassageRecord[] = mine.map((d) => ({
+          unitId: d.unit_id, serial: d.serial, position: d.panel_position, recordId: ids.get(d.unit_id)!, visit: d.visit,
+          stepSeq: d.step_seq, result: d.result, outcome: d.outcome, status: d.status, nextStepSeq: d.next_step_seq, onHold: d.on_hold,
+        }));
+        done.set(e.it, { ...e.j.verdict, records });
       }
-    };
-    await judgeMany(db, who, phase, round, false);
-    const fast: { it: Item<I>; j: Judged; plan: P }[] = [];
-    const all: { it: Item<I>; j: Judged; plan: P }[] = [];
-    prepare(round, all, true);
-    const locked: Item<I>[] = [];
-    for (const e of all) {
-      if (simple(e.j)) fast.push(e);
-      else locked.push(e.it);
+    }
+    return done;
+  }
+
+  /**
+   * Runs one round (no identifier twice): judged without locks, the simple passages written
+   * with one compare-and-set statement per kind, the others (panels, a work order's first
+   * passage, first-article steps, lost compare-and-sets) judged again under row locks and
+   * written in one transaction. Returns the items that must wait for the next round because a
+   * unit of theirs is already acted on in this one (a panel and one of its own units).
+   */
+  async function passRound(round: Item[], out: BatchResult<Verdict | CompleteResult>[]): Promise<Item[]> {
+    const refused: { who: Principal; verdict: Verdict }[] = [];
+    const later: Item[] = [];
+    const taken = new Set<number>();
+    await judgeMany(db, round, false);
+    const fast: Planned[] = [];
+    const locked: Item[] = [];
+    for (const it of round) {
+      const j = it.judged!;
+      if (!j.verdict.go) {
+        out[it.index] = fail(new Refused(j.verdict));
+        refused.push({ who: it.who, verdict: j.verdict });
+        continue;
+      }
+      const ids = acting(j).map((s) => s.unit.id);
+      if (ids.some((id) => taken.has(id))) {
+        later.push(it);
+        continue;
+      }
+      for (const id of ids) taken.add(id);
+      let p: Plan;
+      try {
+        p = plan(j, it);
+      } catch (e) {
+        if (!(e instanceof AppError)) throw e;
+        out[it.index] = fail(e);
+        continue;
+      }
+      if (simple(j)) fast.push({ it, j, plan: p });
+      else locked.push(it);
     }
     if (fast.length) {
-      const done = await x.write(db, fast);
+      const done = await write(db, fast);
       for (const e of fast) {
         const r = done.get(e.it);
         if (r) out[e.it.index] = { ok: true, value: r };
@@ -480,120 +554,88 @@ export function createTrackingService(db: Db, deps: { workOrders: WorkOrdersServ
     if (locked.length) {
       locked.sort((a, b) => a.index - b.index);
       const results = await db.tx(async (tx) => {
-        const res = new Map<Item<I>, BatchResult<T>>();
-        const lockedRefused: Verdict[] = [];
+        const res = new Map<Item, BatchResult<Verdict | CompleteResult>>();
+        const lockedRefused: { who: Principal; verdict: Verdict }[] = [];
         for (const it of locked) delete it.judged;
-        await judgeMany(tx, who, phase, locked, true);
-        const entries: { it: Item<I>; j: Judged; plan: P }[] = [];
+        await judgeMany(tx, locked, true);
+        const entries: Planned[] = [];
         for (const it of locked) {
           const j = it.judged!;
           if (!j.verdict.go) {
             res.set(it, fail(new Refused(j.verdict)));
-            lockedRefused.push(j.verdict);
+            lockedRefused.push({ who: it.who, verdict: j.verdict });
             continue;
           }
-          let plan: P;
+          let p: Plan;
           try {
-            plan = x.plan(j, it);
+            p = plan(j, it);
           } catch (e) {
             if (!(e instanceof AppError)) throw e;
             res.set(it, fail(e));
             continue;
           }
-          const fa = await firstArticles(tx, j, x.outcomes(plan));
+          const outcomes = p.kind === 'complete' ? new Map(p.rows.map((d) => [d.unit_id, { result: d.result, outcome: d.outcome }])) : null;
+          const fa = await firstArticles(tx, j, outcomes);
           if (fa) {
             res.set(it, fail(new Refused(fa)));
-            lockedRefused.push(fa);
+            lockedRefused.push({ who: it.who, verdict: fa });
             continue;
           }
-          entries.push({ it, j, plan });
+          entries.push({ it, j, plan: p });
         }
-        const done = await x.write(tx, entries);
+        const done = await write(tx, entries);
         for (const e of entries) {
           const r = done.get(e.it);
           if (!r) throw new AppError('CONCURRENT_UPDATE', 'A unit changed while it was being processed; retry');
           res.set(e.it, { ok: true, value: r });
         }
-        const released = new Set(entries.filter((e) => e.j.subjects[0]!.unit.woState === 'released').map((e) => e.j.subjects[0]!.unit.woId));
-        for (const wo of released) await workOrders.markStarted(tx, who, wo);
+        const started = new Map<number, Principal>();
+        for (const e of entries) if (e.j.subjects[0]!.unit.woState === 'released' && !started.has(e.j.subjects[0]!.unit.woId)) started.set(e.j.subjects[0]!.unit.woId, e.it.who);
+        for (const [wo, w] of started) await workOrders.markStarted(tx, w, wo);
         return { res, lockedRefused };
       });
       for (const [it, r] of results.res) out[it.index] = r;
       refused.push(...results.lockedRefused);
     }
-    await recordRefusals(who, refused);
+    await recordRefusals(refused);
     return later;
   }
 
   /** Runs a batch of passages round by round (see rounds and passRound). */
-  async function passBatch<I extends ValidateInput, P, T>(who: Principal, phase: 'start' | 'complete', inputs: readonly I[], x: Parameters<typeof passRound<I, P, T>>[4]): Promise<BatchResult<T>[]> {
-    const out: BatchResult<T>[] = new Array(inputs.length);
-    let pending = await resolveItems(who, inputs, out);
+  async function passBatch(entries: readonly Entry[]): Promise<BatchResult<Verdict | CompleteResult>[]> {
+    const out: BatchResult<Verdict | CompleteResult>[] = new Array(entries.length);
+    let pending = await resolveItems(entries, out);
     while (pending.length) {
       const [round, ...rest] = rounds(pending);
       for (const it of round!) delete it.judged;
-      const later = await passRound(who, phase, round!, out, x);
+      const later = await passRound(round!, out);
       pending = [...later, ...rest.flat()].sort((a, b) => a.index - b.index);
     }
     return out;
   }
 
-  type StartPlan = { unit_id: number; visits: number; prev_status: string; prev_on_hold: boolean; step_seq: number; station_id: number; started_by: string }[];
+  /** One passage of a mixed batch, with its own caller (e.g. the machine that reported it). */
+  type Passage = { kind: 'start'; input: StartInput; who: Principal } | { kind: 'complete'; input: CompleteInput; who: Principal };
+
+  /**
+   * Starts and completes of any units, by any callers, as one batch (the CFX door's waves):
+   * the same as the passages one after the other, with a few set-based statements per round.
+   */
+  async function passages(items: readonly Passage[]): Promise<BatchResult<Verdict | CompleteResult>[]> {
+    return passBatch(items.map((p) => ({ who: p.who, phase: p.kind, input: p.input as AnyInput })));
+  }
 
   /**
    * Units or panels begin a step at a station: the interlock must say go; the units are marked
    * in process. Each input gets its own verdict; a refused one does not hold back the others.
    */
   async function startBatch(who: Principal, inputs: readonly StartInput[]): Promise<BatchResult<Verdict>[]> {
-    return passBatch<StartInput, StartPlan, Verdict>(who, 'start', inputs, {
-      plan: (j, it) =>
-        acting(j).map((s) => ({
-          unit_id: s.unit.id, visits: s.unit.visits, prev_status: s.unit.status, prev_on_hold: s.unit.onHold,
-          step_seq: (s.resolution as { step: { seq: number } }).step.seq, station_id: it.at.station.id, started_by: it.input.operator ?? who.name,
-        })),
-      outcomes: () => null,
-      async write(q, entries) {
-        const done = new Map<Item<StartInput>, Verdict | null>();
-        if (entries.length === 0) return done;
-        const rows = entries.flatMap((e) => e.plan);
-        const written = new Set((await q.query<{ id: number }>(START_SQL, [JSON.stringify(rows)], 'tracking.start')).rows.map((r) => r.id));
-        for (const e of entries) done.set(e.it, e.plan.every((p) => written.has(p.unit_id)) ? e.j.verdict : null);
-        return done;
-      },
-    });
+    return passBatch(inputs.map((input) => ({ who, phase: 'start' as const, input }))) as Promise<BatchResult<Verdict>[]>;
   }
 
   /** start for one unit or panel (a batch of one); refused with 409 INTERLOCK_REFUSED on no-go. */
   async function start(who: Principal, input: StartInput): Promise<Verdict> {
     return unwrap((await startBatch(who, [input]))[0]!);
-  }
-
-  type CompleteRow = ReturnType<typeof planRow>;
-
-  function planRow(s: InterlockSubject, result: Result, it: Item<CompleteInput>, who: Principal) {
-    const { at, input } = it;
-    const step = (s.resolution as { step: ParsedBasis['steps'][number] }).step;
-    const { state, outcome, repairLoop } = routeAfter(s.basis, s.unit as RouteState, step, result);
-    const ownStart = s.unit.status === 'in_process' && s.unit.startedStepSeq === step.seq && s.unit.startedStationId === at.station.id;
-    return {
-      unit_id: s.unit.id, visit: s.unit.visits + 1, prev_status: s.unit.status, prev_on_hold: s.unit.onHold, wo_id: s.unit.woId, basis_id: s.unit.basisId,
-      station_id: at.station.id, equipment_id: at.equipment?.id ?? null, program_name: input.programName ?? null, program_revision: input.programRevision ?? null,
-      operator: input.operator ?? (who.kind === 'user' ? who.name : null), completed_at: input.completedAt ?? null, notes: input.notes ?? null,
-      step_seq: step.seq, step_name: step.name, panel_id: s.unit.panelId, panel_position: s.unit.panelPosition, result, outcome, next_step_seq: state.nextStepSeq,
-      repair_loop: repairLoop, started_at: ownStart ? s.unit.startedAt : (input.startedAt ?? null), status: state.status, return_step_seq: state.returnStepSeq,
-      failed_step_seq: state.failedStepSeq, passed_steps: state.passedSteps, repair_loops: state.repairLoops, on_hold: state.onHold, hold_reason: state.holdReason,
-      serial: s.unit.serial,
-    };
-  }
-
-  /** Where each acting unit goes: the route's answer to its result (per position on a panel). */
-  function planComplete(j: Judged, it: Item<CompleteInput>, who: Principal): CompleteRow[] {
-    const { input } = it;
-    const byPosition = new Map((input.positions ?? []).map((p) => [p.position, p.result]));
-    const known = new Set(j.subjects.map((s) => s.unit.panelPosition));
-    const unknown = [...byPosition.keys()].filter((p) => !known.has(p));
-    if (unknown.length) throw validationFailed(unknown.map((p) => ({ field: '/positions', code: 'unknown_position', message: `${input.identifier} has no position ${p}` })));
-    return acting(j).map((s) => planRow(s, (s.unit.panelPosition !== null ? byPosition.get(s.unit.panelPosition) : undefined) ?? input.result, it, who));
   }
 
   /**
@@ -610,31 +652,7 @@ export function createTrackingService(db: Db, deps: { workOrders: WorkOrdersServ
    * its own result; a refused one does not hold back the others.
    */
   async function completeBatch(who: Principal, inputs: readonly CompleteInput[]): Promise<BatchResult<CompleteResult>[]> {
-    return passBatch<CompleteInput, CompleteRow[], CompleteResult>(who, 'complete', inputs, {
-      plan: (j, it) => planComplete(j, it, who),
-      outcomes: (p) => new Map(p.map((d) => [d.unit_id, { result: d.result, outcome: d.outcome }])),
-      async write(q, entries) {
-        const done = new Map<Item<CompleteInput>, CompleteResult | null>();
-        if (entries.length === 0) return done;
-        const rows = entries.flatMap((e) => e.plan);
-        const written = await q.query<{ unitId: number; recordId: number }>(
-          COMPLETE_SQL, [JSON.stringify(rows.map(({ serial: _s, ...r }) => r)), who.kind, who.name], 'tracking.complete',
-        );
-        const ids = new Map(written.rows.map((r) => [r.unitId, r.recordId]));
-        for (const e of entries) {
-          if (!e.plan.every((d) => ids.has(d.unit_id))) {
-            done.set(e.it, null);
-            continue;
-          }
-          const records: PassageRecord[] = e.plan.map((d) => ({
-            unitId: d.unit_id, serial: d.serial, position: d.panel_position, recordId: ids.get(d.unit_id)!, visit: d.visit,
-            stepSeq: d.step_seq, result: d.result, outcome: d.outcome, status: d.status, nextStepSeq: d.next_step_seq, onHold: d.on_hold,
-          }));
-          done.set(e.it, { ...e.j.verdict, records });
-        }
-        return done;
-      },
-    });
+    return passBatch(inputs.map((input) => ({ who, phase: 'complete' as const, input }))) as Promise<BatchResult<CompleteResult>[]>;
   }
 
   /** complete for one unit or panel (a batch of one); refused with 409 INTERLOCK_REFUSED on no-go. */
@@ -1058,7 +1076,7 @@ export function createTrackingService(db: Db, deps: { workOrders: WorkOrdersServ
   }
 
   return {
-    validate, start, complete, validateBatch, startBatch, completeBatch, abort, scrap, resolveStation,
+    validate, start, complete, validateBatch, startBatch, completeBatch, passages, abort, scrap, resolveStation,
     generateUnits, registerUnits, createPanel, getPanel, skipPosition, createLot, getLot, listLots, assignToLot, setHold, getUnit, listUnits,
     wipForWorkOrder, wipForLine,
     /** Adds an interlock rule (e.g. from the quality or materials module), optionally before / after a named rule. */
