@@ -466,23 +466,28 @@ export function createTraceService(db: Db, deps: TraceDeps) {
    * applied in time order; a designator whose M3 material was removed and not replaced is left out.
    */
   async function unitMaterials(unitId: number, q: Queryable = db): Promise<UnitMaterial[]> {
-    const unit = (await q.query<{ basisId: number | null }>('SELECT w.basis_id AS "basisId" FROM units u JOIN work_orders w ON w.id = u.work_order_id WHERE u.id = $1', [unitId], 'materials.unit_basis')).rows[0];
-    if (!unit) throw notFound('unit', unitId);
-    if (unit.basisId === null) return [];
-    const basis = await basisTrace(q, unit.basisId);
-    // Passages at machines (the record's machine, else every machine of its station) whose station type has a placement program with slots.
-    const passages = (
-      await q.query<{ prId: number; equipmentId: number; stationId: number; stationType: string; start: Date; placedAt: Date }>(
-        `SELECT pr.id AS "prId", e.id AS "equipmentId", e.station_id AS "stationId", st.type AS "stationType",
-                COALESCE(pr.started_at, pr.completed_at) AS start, pr.completed_at AS "placedAt"
-           FROM process_records pr JOIN stations st ON st.id = pr.station_id
-           JOIN equipment e ON (pr.equipment_id IS NOT NULL AND e.id = pr.equipment_id) OR (pr.equipment_id IS NULL AND e.station_id = pr.station_id)
-          WHERE pr.unit_id = $1 AND st.type = ANY($2::text[])
-          ORDER BY pr.visit`,
-        [unitId, [...new Set(basis.programs.map((p) => p.stationType))]],
+    // The unit's basis and its passages at machines (the record's machine, else every machine of its station), one statement.
+    const rows = (
+      await q.query<{ basisId: number | null; prId: number | null; equipmentId: number; stationId: number; stationType: string; start: Date; placedAt: Date }>(
+        `SELECT w.basis_id AS "basisId", p.* FROM units u JOIN work_orders w ON w.id = u.work_order_id
+           LEFT JOIN LATERAL (
+             SELECT pr.id AS "prId", e.id AS "equipmentId", e.station_id AS "stationId", st.type AS "stationType",
+                    COALESCE(pr.started_at, pr.completed_at) AS start, pr.completed_at AS "placedAt", pr.visit
+               FROM process_records pr JOIN stations st ON st.id = pr.station_id
+               JOIN equipment e ON (pr.equipment_id IS NOT NULL AND e.id = pr.equipment_id) OR (pr.equipment_id IS NULL AND e.station_id = pr.station_id)
+              WHERE pr.unit_id = u.id) p ON true
+          WHERE u.id = $1
+          ORDER BY p.visit`,
+        [unitId],
         'materials.unit_passages',
       )
     ).rows;
+    if (rows.length === 0) throw notFound('unit', unitId);
+    const basisId = rows[0]!.basisId;
+    if (basisId === null) return [];
+    const basis = await basisTrace(q, basisId);
+    const types = new Set(basis.programs.map((p) => p.stationType));
+    const passages = rows.filter((r) => r.prId !== null && types.has(r.stationType));
     // (passage, slot) pairs the unit's program places.
     const ix: number[] = [];
     const eqs: number[] = [];
@@ -505,39 +510,34 @@ export function createTraceService(db: Db, deps: TraceDeps) {
         ends.push(ps.placedAt);
       }
     }
-    // M2 candidates: per (passage, slot) the setups overlapping the passage — walked from the newest
-    // load before the passage's end backwards through the slot's history (index on equipment, slot, loaded_at).
-    const m2 = ix.length === 0 ? [] : (
-      await q.query<CandidateRow & { w: number }>(
-        `SELECT x.w::int AS w, 'M2' AS k, NULL AS refdes, x.slot, e.id AS "equipmentId", e.code AS "equipmentCode", x.loaded_at AS "from", x.unloaded_at AS "to",
-                x.placed_at AS "placedAt", NULL::bigint AS "removedPackageId", ${CANDIDATE_COLUMNS}
-           FROM (SELECT q.w, q.slot, q.placed_at, fs.package_id, fs.loaded_at, fs.unloaded_at, fs.equipment_id
+    // One statement: M2 candidates per (passage, slot) — the setups overlapping the passage, walked
+    // from the newest load before the passage's end backwards through the slot's history (index on
+    // equipment, slot, loaded_at) — then M3 rows (installed, active or removed) and rework
+    // replacements, oldest first.
+    const all = (
+      await q.query<CandidateRow & { w: number | null }>(
+        `SELECT x.w, x.k, x.refdes, x.slot, x.equipment_id AS "equipmentId", e.code AS "equipmentCode", x.since AS "from", x.until AS "to", x.placed_at AS "placedAt",
+                x.removed_package_id AS "removedPackageId", ${CANDIDATE_COLUMNS}
+           FROM (SELECT q.w, 'M2' AS k, NULL::text AS refdes, q.slot, fs.equipment_id, fs.package_id, fs.loaded_at AS since, fs.unloaded_at AS until, q.placed_at,
+                        NULL::bigint AS removed_package_id, 0::bigint AS ord
                    FROM unnest($1::int[], $2::bigint[], $3::text[], $4::timestamptz[], $5::timestamptz[]) AS q(w, eq, slot, start, placed_at)
                    CROSS JOIN LATERAL (SELECT * FROM feeder_setups fs WHERE fs.equipment_id = q.eq AND fs.slot = q.slot AND fs.loaded_at <= q.placed_at
                                         ORDER BY fs.loaded_at DESC LIMIT 16) fs
-                  WHERE fs.unloaded_at IS NULL OR fs.unloaded_at > q.start) x
-           JOIN equipment e ON e.id = x.equipment_id ${CANDIDATE_FROM}
-          ORDER BY x.w, x.loaded_at, x.package_id`,
-        [ix, eqs, slots, starts, ends],
-        'materials.unit_m2',
-      )
-    ).rows;
-    // M3 rows (installed, active or removed) and rework replacements, oldest first.
-    const exact = (
-      await q.query<CandidateRow>(
-        `SELECT x.k, x.refdes, x.slot, x.equipment_id AS "equipmentId", e.code AS "equipmentCode", x.since AS "from", x.until AS "to", x.since AS "placedAt",
-                x.removed_package_id AS "removedPackageId", ${CANDIDATE_COLUMNS}
-           FROM (SELECT 'M3' AS k, mi.refdes, mi.slot, mi.equipment_id, mi.package_id, mi.installed_at AS since, mi.removed_at AS until, NULL::bigint AS removed_package_id, mi.id AS ord
-                   FROM material_installs mi WHERE mi.unit_id = $1 AND mi.kind = 'installed'
+                  WHERE fs.unloaded_at IS NULL OR fs.unloaded_at > q.start
                  UNION ALL
-                 SELECT 'RW', ra.refdes, NULL, NULL, ra.new_package_id, ra.performed_at, NULL, ra.removed_package_id, ra.id
-                   FROM quality_rework_actions ra WHERE ra.unit_id = $1 AND ra.refdes IS NOT NULL AND ra.new_package_id IS NOT NULL) x
+                 SELECT NULL, 'M3', mi.refdes, mi.slot, mi.equipment_id, mi.package_id, mi.installed_at, mi.removed_at, mi.installed_at, NULL, mi.id
+                   FROM material_installs mi WHERE mi.unit_id = $6 AND mi.kind = 'installed'
+                 UNION ALL
+                 SELECT NULL, 'RW', ra.refdes, NULL, NULL, ra.new_package_id, ra.performed_at, NULL, ra.performed_at, ra.removed_package_id, ra.id
+                   FROM quality_rework_actions ra WHERE ra.unit_id = $6 AND ra.refdes IS NOT NULL AND ra.new_package_id IS NOT NULL) x
            LEFT JOIN equipment e ON e.id = x.equipment_id ${CANDIDATE_FROM}
-          ORDER BY x.since, x.k, x.ord`,
-        [unitId],
-        'materials.unit_m3',
+          ORDER BY x.w NULLS LAST, x.since, x.k, x.ord, x.package_id`,
+        [ix, eqs, slots, starts, ends, unitId],
+        'materials.unit_candidates',
       )
     ).rows;
+    const m2 = all.filter((r) => r.k === 'M2') as Array<CandidateRow & { w: number }>;
+    const exact = all.filter((r) => r.k !== 'M2');
 
     const toCandidate = (r: CandidateRow): UnitMaterialCandidate => {
       let remaining: number | null = null;
