@@ -94,7 +94,7 @@ describe('operator station', () => {
     const wi = page.getByTestId('work-instructions');
     await wi.getByText('Inspect the board under the magnifier.', { exact: false }).waitFor();
     await wi.locator('img[alt="u1-orientation.svg"]').waitFor();
-    expect(await wi.locator('img').evaluate((img) => (img as HTMLImageElement).naturalWidth)).toBeGreaterThan(0);
+    expect(await wi.locator('img').evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth)).toBeGreaterThan(0);
     const pass = page.getByRole('button', { name: 'PASS', exact: true });
     expect(await pass.isDisabled()).toBe(true);
     await page.getByLabel(/Polarity of D1 and D2/).check();
@@ -138,6 +138,33 @@ describe('operator station', () => {
     expect(failed.nextStepSeq).toBe(90);
     const defects = await s.quality.listDefects({ serial: bad });
     expect(defects.map((d) => `${d.code}@${d.refdes}`).sort()).toEqual(['BRIDGE@U1', 'TOMBSTONE@R2']);
+
+    // A panel: each position with its own verdict; one held position makes the panel a no-go.
+    const panelCode = uniq('PNL');
+    const panel = await s.tracking.createPanel(system, { workOrder: m.wo.id, code: panelCode, positions: 4, skipped: [4] });
+    await s.tracking.complete(system, { stationId: m.stations.printer!.id, identifier: panelCode, result: 'pass' });
+    await s.tracking.complete(system, { stationId: m.stations.placement!.id, identifier: panelCode, result: 'pass' });
+    const held = panel.units.find((u) => u.position === 2)!.serial;
+    await s.tracking.setHold(system, { scope: 'unit', identifier: held, hold: true, reason: 'Suspected cracked capacitor' });
+    await scan(page, panelCode);
+    await page.locator('.operator-main [data-verdict="nogo"]').waitFor();
+    const positions = page.getByTestId('positions').locator('li');
+    expect(await positions.count()).toBe(4);
+    expect(await positions.nth(0).getAttribute('data-result')).toBe('passed');
+    expect(await positions.nth(1).getAttribute('data-result')).toBe('failed');
+    expect(await positions.nth(1).innerText()).toMatch(/UNIT_ON_HOLD|HOLD_UNIT/);
+    expect(await positions.nth(3).getAttribute('data-result')).toBe('skipped');
+    await screenshot(page, 'operator-panel');
+    // Released, the whole panel passes in one go.
+    await s.tracking.setHold(system, { scope: 'unit', identifier: held, hold: false, reason: 'Capacitor checked under the microscope' });
+    await scan(page, panelCode);
+    await page.locator('.operator-main [data-verdict="go"]').waitFor();
+    expect(await verdict(page).innerText()).toMatch(/3 of 4 positions may be processed at step 30/);
+    await page.getByLabel(/Polarity of D1 and D2/).check();
+    await page.getByLabel(/U1 pin 1 at the silkscreen dot/).check();
+    await page.getByRole('button', { name: 'PASS', exact: true }).click();
+    await page.locator('.operator-main [data-verdict="go"]').getByText('PASSED').waitFor();
+    for (const u of (await s.tracking.getPanel(panelCode)).units) expect(u.status).toBe(u.position === 4 ? 'skipped' : 'completed');
 
     // The station is remembered: opening the entry again goes straight to it.
     await page.goto(`${server.url}/floor/station`);

@@ -67,6 +67,16 @@ function verdictView(v: InterlockVerdict, phase: 'validate' | 'start'): Omit<Sho
     };
   }
   const p = v.primary;
+  if (v.kind === 'panel') {
+    const refused = v.units.filter((u) => u.result === 'failed').length;
+    return {
+      kind: 'nogo',
+      title: 'NO GO',
+      reason: `Panel ${v.identifier}: ${refused} of ${v.units.length} positions may not be processed here.`,
+      ...(p ? { code: p.code } : {}),
+      units: v.units,
+    };
+  }
   return {
     kind: 'nogo',
     title: 'NO GO',
