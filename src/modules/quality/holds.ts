@@ -294,8 +294,9 @@ export function createHolds(db: Db, deps: { workOrders: WorkOrdersService; mater
    * are added here: a unit built with held material stays covered after the part was replaced).
    * Without `packagesOf`, material holds are resolved from the holds' side (where-used of each
    * material hold, intersected with the units). Station holds stop a station and cover no unit.
-   * Active holds only unless `includeReleased`. The `units` and station-window branches run only
-   * while such holds exist (one-time filters), so a large unit set costs no probes for them.
+   * Active holds only unless `includeReleased`. The branches that read the units' keys, the
+   * unit lists and the station windows run only while such holds exist (one-time filters), so a
+   * large unit set costs no probes for scopes nobody holds.
    */
   async function holdsCovering(
     unitIds: number[],
@@ -308,11 +309,10 @@ export function createHolds(db: Db, deps: { workOrders: WorkOrdersService; mater
       await q.query<{ unitId: number; holdId: number }>(
         `WITH u AS (SELECT u.id, u.panel_id, u.lot_id, u.work_order_id, w.product_revision_id FROM units u JOIN work_orders w ON w.id = u.work_order_id WHERE u.id = ANY($1::bigint[])),
               h AS (SELECT * FROM quality_holds WHERE ($2 OR released_at IS NULL) AND scope IN ('unit','panel','lot','work_order','product_revision','station_window'))
-         SELECT u.id AS "unitId", h.id AS "holdId" FROM u JOIN h ON h.scope = 'unit' AND h.unit_id = u.id
-         UNION SELECT u.id, h.id FROM u JOIN h ON h.scope = 'panel' AND h.panel_id = u.panel_id
-         UNION SELECT u.id, h.id FROM u JOIN h ON h.scope = 'lot' AND h.production_lot_id = u.lot_id
-         UNION SELECT u.id, h.id FROM u JOIN h ON h.scope = 'work_order' AND h.work_order_id = u.work_order_id
-         UNION SELECT u.id, h.id FROM u JOIN h ON h.scope = 'product_revision' AND h.product_revision_id = u.product_revision_id
+         SELECT h.unit_id AS "unitId", h.id AS "holdId" FROM h WHERE h.scope = 'unit' AND h.unit_id = ANY($1::bigint[])
+         UNION SELECT u.id, h.id FROM u JOIN h ON (h.scope = 'panel' AND h.panel_id = u.panel_id) OR (h.scope = 'lot' AND h.production_lot_id = u.lot_id)
+                OR (h.scope = 'work_order' AND h.work_order_id = u.work_order_id) OR (h.scope = 'product_revision' AND h.product_revision_id = u.product_revision_id)
+                WHERE EXISTS (SELECT 1 FROM h x WHERE x.scope IN ('panel','lot','work_order','product_revision'))
          UNION SELECT hu.unit_id, hu.hold_id FROM quality_hold_units hu JOIN quality_holds hh ON hh.id = hu.hold_id AND ($2 OR hh.released_at IS NULL)
                 WHERE hu.unit_id = ANY($1::bigint[]) AND EXISTS (SELECT 1 FROM quality_holds x WHERE x.scope = 'units' AND ($2 OR x.released_at IS NULL))
          UNION SELECT pr.unit_id, h.id FROM h JOIN process_records pr ON pr.station_id = h.station_id AND pr.completed_at >= h.window_from
