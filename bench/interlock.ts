@@ -8,7 +8,8 @@
  *    load comes from this process over loopback, so client and server do not share an event loop.
  * 3. Phases: bare-Fastify ceiling (autocannon, max) and its latency at 1,000 req/s; validate
  *    at a steady 1,000 req/s alone; validate at 1,000 req/s while complete runs at 500 units/s;
- *    complete alone at full speed (autocannon, closed loop), single units and 4-up panels.
+ *    complete alone at full speed (autocannon, closed loop): single units, batches of 50 units
+ *    through /complete-batch, and 4-up panels.
  *    Each MES phase also reports the CPU the MES process and PostgreSQL spent per request and
  *    the load average, since the machine may be shared.
  *
@@ -115,6 +116,24 @@ export default async function interlock(args: string[]): Promise<void> {
       }),
     );
 
+    // Complete through the set-based door: 50 units per request, 8 connections.
+    const BATCH = 50;
+    let batchAck = 0;
+    const batchRow = await measured(mesPid, dbName, async () => {
+      const r = await autocannon({
+        url: `http://127.0.0.1:${mes}`, connections: 8, duration: 10,
+        requests: [{
+          method: 'POST', path: '/api/v1/tracking/complete-batch', headers: auth,
+          setupRequest: (req) => ({ ...req, body: JSON.stringify({ items: Array.from({ length: BATCH }, () => JSON.parse(completeBody())) }) }),
+          onResponse: (status, body) => {
+            if (status === 200) batchAck += (JSON.parse(body) as { results: { ok: boolean }[] }).results.filter((x) => x.ok).length;
+          },
+        }],
+      });
+      return { phase: `complete-batch of ${BATCH}, max (8 conn)`, rate: r['2xx'] / r.duration, seconds: r.duration, p50: r.latency.p50, p99: r.latency.p99, max: r.latency.max, errors: r.errors + r.non2xx };
+    });
+    rows.push(batchRow, { ...batchRow, phase: '  = units/s', rate: batchAck / batchRow.seconds, mesCpuMs: (batchRow.mesCpuMs! * batchRow.rate) / (batchAck / batchRow.seconds), pgCpuMs: (batchRow.pgCpuMs! * batchRow.rate) / (batchAck / batchRow.seconds) });
+
     // Panels: one request completes the four boards of a panel (the locked path).
     let nextPanel = 1;
     let panelAck = 0;
@@ -138,7 +157,7 @@ export default async function interlock(args: string[]): Promise<void> {
     const recorded = (await check.one<{ n: number }>(`SELECT count(*)::int AS n FROM process_records WHERE work_order_id = $1`, [fx.liveWo]))!.n;
     const advanced = (await check.one<{ n: number }>(`SELECT count(*)::int AS n FROM units WHERE work_order_id = $1 AND next_step_seq = 20 AND visits = 1`, [fx.liveWo]))!.n;
     await check.close();
-    const acknowledged = c.ok + fullAck + panelAck * PANEL_POSITIONS;
+    const acknowledged = c.ok + fullAck + batchAck + panelAck * PANEL_POSITIONS;
     const sent = nextComplete - 1 + (nextPanel - 1) * PANEL_POSITIONS;
     const consistent = recorded === advanced && recorded >= acknowledged && recorded <= sent;
     console.log(`consistency: ${sent} completes sent, ${acknowledged} acknowledged, ${recorded} process records, ${advanced} units advanced: ${consistent ? 'ok' : 'MISMATCH'}`);
