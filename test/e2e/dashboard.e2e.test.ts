@@ -158,6 +158,17 @@ describe('line dashboard', () => {
     );
     const aoiCell = await page.getByTestId('wip-steps').locator('tr[data-seq="30"] td').last().innerText();
     expect(aoiCell).toBe(`${((aoiFirst!.p / aoiFirst!.n) * 100).toFixed(1)} %`);
+
+    // Alerts arrive the same way: a work-order hold and a quality hold on a station of the line.
+    await s.workOrders.transition(system, wo.id, 'hold', 'Customer stopped the order');
+    await page.getByTestId('alerts').locator('li[data-kind="work-order-hold"]', { hasText: wo.number }).waitFor({ timeout: 3_000 });
+    const aoiStation = (await s.factory.stations.list({ lineId: line.id })).find((x) => x.type === 'aoi')!;
+    await s.quality.placeHold(system, { scope: 'station', stationId: aoiStation.id, reasonCode: 'EQUIPMENT_ISSUE', reason: 'AOI camera recalibration' });
+    await page.getByTestId('alerts').locator('li[data-kind="hold"]', { hasText: 'AOI camera recalibration' }).waitFor({ timeout: 3_000 });
+    // (machine faults of the simulator may still be open beside them)
+    const listed = await page.getByTestId('alerts').locator('li[data-kind]').count();
+    expect(listed).toBeGreaterThanOrEqual(2);
+    expect(await page.getByTestId('kpi-alerts').locator('.kpi-value').innerText()).toBe(String(listed));
     expect(ui.errors).toEqual([]);
   });
 });
