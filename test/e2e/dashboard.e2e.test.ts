@@ -170,5 +170,6 @@ describe('line dashboard', () => {
     expect(listed).toBeGreaterThanOrEqual(2);
     expect(await page.getByTestId('kpi-alerts').locator('.kpi-value').innerText()).toBe(String(listed));
     expect(ui.errors).toEqual([]);
-  });
+    // The simulated run itself takes about 17 s of the budget.
+  }, 90_000);
 });
