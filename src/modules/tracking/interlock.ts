@@ -68,7 +68,7 @@ export interface InterlockRule {
   phases?: readonly Phase[];
   /** When it refuses, later rules are not evaluated for this unit. */
   terminal?: boolean;
-  /** Runs once per call, before any check, in the call's transaction: load extra data into `call.data` (under its own key: the hooks of a call run concurrently). */
+  /** Runs once per call, before any check, in the call's transaction: load extra data into `call.data` (under its own key). */
   prepare?(q: Queryable, call: InterlockCall, subjects: readonly InterlockSubject[]): Promise<void>;
   /** The refusal sentence, or null when this rule has nothing against the unit. */
   check(s: InterlockSubject, call: InterlockCall): string | null;
@@ -234,13 +234,12 @@ export function createRuleSet(initial: readonly InterlockRule[] = DEFAULT_INTERL
   }
 
   /**
-   * Runs the prepare hooks once (concurrently: each loads its own data; on the pool they take
-   * separate connections, in a transaction they queue on its one), then every applicable rule
-   * for every subject.
+   * Runs the prepare hooks once, one after the other (a transaction's connection takes one
+   * query at a time), then every applicable rule for every subject.
    */
   async function evaluate(q: Queryable, call: InterlockCall, subjects: readonly InterlockSubject[]): Promise<Refusal[][]> {
     const active = applicable(call.phase);
-    await Promise.all(active.filter((r) => r.prepare).map((r) => r.prepare!(q, call, subjects)));
+    for (const r of active) if (r.prepare) await r.prepare(q, call, subjects);
     return subjects.map((s) => {
       const out: Refusal[] = [];
       for (const r of active) {

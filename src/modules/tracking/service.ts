@@ -298,9 +298,9 @@ export function createTrackingService(db: Db, deps: { workOrders: WorkOrdersServ
       g.subjects.push(...subjects);
       g.items.push({ it, kind, subjects });
     }
-    const evaluated = await Promise.all([...groups.values()].map((g) => rules.evaluate(q, g.call, g.subjects)));
-    for (const [gi, g] of [...groups.values()].entries()) {
-      const refusals = evaluated[gi]!;
+    for (const g of groups.values()) {
+      // One call after the other: `q` may be a transaction's single connection.
+      const refusals = await rules.evaluate(q, g.call, g.subjects);
       let k = 0;
       for (const { it, kind, subjects } of g.items) {
         const mine = refusals.slice(k, k + subjects.length);
