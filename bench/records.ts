@@ -26,7 +26,7 @@ import { summarize } from './lib.ts';
 import { Db } from '../src/platform/db.ts';
 import { migrate } from '../src/platform/migrate.ts';
 import { createServices, type Services } from '../src/main.ts';
-import { generateHistory } from '../src/modules/demo/history.ts';
+import { generateHistory } from '../src/modules/demo/index.ts';
 import { copyOut, workOrderScope, SOURCES } from '../src/modules/records/sources.ts';
 import type { Principal } from '../src/platform/principal.ts';
 import { TRACE_PACKAGE_SECTIONS } from '../src/modules/products/index.ts';

@@ -11,7 +11,7 @@ import { Db } from '../../src/platform/db.ts';
 import type { App } from '../../src/platform/http.ts';
 import { migrate } from '../../src/platform/migrate.ts';
 import { createApp, createServices, type Services } from '../../src/main.ts';
-import { generateHistory, type GenerateReport } from '../../src/modules/demo/history.ts';
+import { generateHistory, type GenerateReport } from '../../src/modules/demo/index.ts';
 import { verifyPackage } from '../../src/modules/records/index.ts';
 import { freshDatabase, system, testConfig } from '../helpers.ts';
 

@@ -8,7 +8,7 @@ import { AppError } from '../../platform/errors.ts';
 import { migrate } from '../../platform/migrate.ts';
 import type { Principal } from '../../platform/principal.ts';
 import { createServices, openDatabase, type Services } from '../../main.ts';
-import { generateHistory } from '../demo/history.ts';
+import { generateHistory } from '../demo/index.ts';
 import { EXTRACTS, TRACE_SCOPES, verifyPackage, type ExtractName, type TraceScope } from './index.ts';
 
 /**
