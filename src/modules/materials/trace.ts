@@ -511,8 +511,8 @@ export function createTraceService(db: Db, deps: TraceDeps) {
       }
     }
     // One statement: M2 candidates per (passage, slot) — the setups overlapping the passage, walked
-    // from the newest load before the passage's end backwards through the slot's history (index on
-    // equipment, slot, loaded_at) — then M3 rows (installed, active or removed) and rework
+    // from the newest load before the passage's end backwards through the slot's history (index-only
+    // scan of (equipment, slot, loaded_at) including unloaded_at and package_id) — then M3 rows (installed, active or removed) and rework
     // replacements, oldest first.
     const all = (
       await q.query<CandidateRow & { w: number | null }>(
@@ -521,7 +521,8 @@ export function createTraceService(db: Db, deps: TraceDeps) {
            FROM (SELECT q.w, 'M2' AS k, NULL::text AS refdes, q.slot, fs.equipment_id, fs.package_id, fs.loaded_at AS since, fs.unloaded_at AS until, q.placed_at,
                         NULL::bigint AS removed_package_id, 0::bigint AS ord
                    FROM unnest($1::int[], $2::bigint[], $3::text[], $4::timestamptz[], $5::timestamptz[]) AS q(w, eq, slot, start, placed_at)
-                   CROSS JOIN LATERAL (SELECT * FROM feeder_setups fs WHERE fs.equipment_id = q.eq AND fs.slot = q.slot AND fs.loaded_at <= q.placed_at
+                   CROSS JOIN LATERAL (SELECT fs.equipment_id, fs.package_id, fs.loaded_at, fs.unloaded_at FROM feeder_setups fs
+                                         WHERE fs.equipment_id = q.eq AND fs.slot = q.slot AND fs.loaded_at <= q.placed_at
                                         ORDER BY fs.loaded_at DESC LIMIT 16) fs
                   WHERE fs.unloaded_at IS NULL OR fs.unloaded_at > q.start
                  UNION ALL
