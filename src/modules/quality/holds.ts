@@ -296,17 +296,19 @@ export function createHolds(db: Db, deps: { workOrders: WorkOrdersService; mater
    * material hold, intersected with the units). Station holds stop a station and cover no unit.
    * Active holds only unless `includeReleased`. The branches that read the units' keys, the
    * unit lists and the station windows run only while such holds exist (one-time filters), so a
-   * large unit set costs no probes for scopes nobody holds.
+   * large unit set costs no probes for scopes nobody holds. `packagesOf` may be a promise (the
+   * caller's material list still loading): the key-based statement and the list of material holds
+   * run meanwhile, and it is awaited only while a material hold exists.
    */
   async function holdsCovering(
     unitIds: number[],
-    opts: { includeReleased?: boolean; packagesOf?: Map<number, number[]> } = {},
+    opts: { includeReleased?: boolean; packagesOf?: Map<number, number[]> | Promise<Map<number, number[]>> } = {},
     q: Queryable = db,
   ): Promise<{ unitId: number; holdId: number }[]> {
     if (unitIds.length === 0) return [];
     const all = opts.includeReleased === true;
-    const rows = (
-      await q.query<{ unitId: number; holdId: number }>(
+    // On the pool the two statements take two connections at once; a transaction's one connection takes them in turn.
+    const keyedQ = () => q.query<{ unitId: number; holdId: number }>(
         `WITH u AS (SELECT u.id, u.panel_id, u.lot_id, u.work_order_id, w.product_revision_id FROM units u JOIN work_orders w ON w.id = u.work_order_id WHERE u.id = ANY($1::bigint[])),
               h AS (SELECT * FROM quality_holds WHERE ($2 OR released_at IS NULL) AND scope IN ('unit','panel','lot','work_order','product_revision','station_window'))
          SELECT h.unit_id AS "unitId", h.id AS "holdId" FROM h WHERE h.scope = 'unit' AND h.unit_id = ANY($1::bigint[])
@@ -320,14 +322,16 @@ export function createHolds(db: Db, deps: { workOrders: WorkOrdersService; mater
                 AND EXISTS (SELECT 1 FROM quality_holds x WHERE x.scope = 'station_window' AND ($2 OR x.released_at IS NULL))`,
         [unitIds, all],
         'quality_holds_covering',
-      )
-    ).rows;
-    const material = (await q.query<{ id: number; scope: 'material_lot' | 'package'; material_lot_id: number | null; package_id: number | null }>(
-      `SELECT id, scope, material_lot_id, package_id FROM quality_holds WHERE scope IN ('material_lot','package') AND ($1 OR released_at IS NULL) ORDER BY id`, [all], 'quality_material_holds',
-    )).rows;
+      );
+    const materialQ = () => q.query<{ id: number; scope: 'material_lot' | 'package'; material_lot_id: number | null; package_id: number | null }>(
+        `SELECT id, scope, material_lot_id, package_id FROM quality_holds WHERE scope IN ('material_lot','package') AND ($1 OR released_at IS NULL) ORDER BY id`, [all], 'quality_material_holds',
+      );
+    const [keyed, materialRes] = (q as Partial<Tx>).inTransaction ? [await keyedQ(), await materialQ()] : await Promise.all([keyedQ(), materialQ()]);
+    const rows = keyed.rows;
+    const material = materialRes.rows;
     if (material.length) {
       if (opts.packagesOf) {
-        const pairs = [...opts.packagesOf].flatMap(([unitId, pks]) => pks.map((p) => [unitId, p] as const));
+        const pairs = [...(await opts.packagesOf)].flatMap(([unitId, pks]) => pks.map((p) => [unitId, p] as const));
         rows.push(...(await q.query<{ unitId: number; holdId: number }>(
           `WITH x AS (SELECT * FROM unnest($1::bigint[], $2::bigint[]) AS t(unit_id, package_id)
                       UNION SELECT ra.unit_id, unnest(array_remove(ARRAY[ra.new_package_id, ra.removed_package_id], NULL)) FROM quality_rework_actions ra WHERE ra.unit_id = ANY($3::bigint[]))

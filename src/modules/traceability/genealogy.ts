@@ -1,4 +1,4 @@
-import { inTx, type Db, type Queryable } from '../../platform/db.ts';
+import { inTx, type Db, type Queryable, type Tx } from '../../platform/db.ts';
 import { AppError } from '../../platform/errors.ts';
 import type { Hold, QualityService } from '../quality/index.ts';
 import { mergeMaterials, type MaterialSource, type RefdesMaterials, type ReworkPackage } from './materials.ts';
@@ -9,8 +9,9 @@ import { STATE_JOINS, stateSql, type UnitState } from './states.ts';
  * panel (positions → units) and of a production lot (one summary row per unit, paged).
  *
  * Cost: the unit's own rows come from one statement (`UNIT_SQL`, json_agg subselects, each an
- * index lookup by unit id), run next to materials' unit material list; then quality's hold
- * coverage for the unit (two or three small statements). No per-row queries.
+ * index lookup by unit id), run next to materials' unit material list and quality's hold
+ * coverage for the unit (two small statements, a third after the material list only while a
+ * material hold exists), each on its own pooled connection. No per-row queries.
  */
 
 const pkgJson = (p: string, l: string, m: string) =>
@@ -99,6 +100,7 @@ LEFT JOIN panels p ON p.id = u.panel_id LEFT JOIN production_lots l ON l.id = u.
 WHERE u.id = $1`;
 
 type Json = Record<string, unknown>;
+type UnitMaterials = Awaited<ReturnType<MaterialSource['unitMaterials']>>;
 interface UnitRows {
   unit: Json & { id: number; serial: string; status: string }; panel: Json | null; lot: Json | null; workOrder: Json;
   process: Json[]; refusals: Json[]; consumables: Json[]; results: (Json & { defects: Json[] })[]; dispositions: (Json & { decision: string; verifiedBy: Json | null })[];
@@ -147,14 +149,23 @@ export function createGenealogy(db: Db, deps: { materials: MaterialSource; quali
   /** The whole history of one unit (by serial or id). */
   async function genealogy(ref: { serial: string } | { unitId: number }, q: Queryable = db): Promise<Genealogy> {
     const unitId = await unitIdOf(ref, q);
-    // Three chains at once: the unit's rows; materials per refdes, then the holds covering the
-    // unit (material holds through those packages; quality adds the packages repairs touched).
-    const materialsP = deps.materials.unitMaterials(unitId, q);
-    const [rowsRes, materials, covering] = await Promise.all([
-      q.query<{ g: UnitRows }>(UNIT_SQL, [unitId], 'trace_genealogy'),
-      materialsP,
-      materialsP.then((m) => deps.quality.holdsCovering([unitId], { includeReleased: true, packagesOf: new Map([[unitId, [...new Set(m.flatMap((r) => r.candidates.map((c) => c.packageId)))]]]) }, q)),
-    ]);
+    // On the pool, three chains at once on separate connections: the unit's rows; materials per
+    // refdes; the holds covering the unit (quality's key-based coverage runs meanwhile, material
+    // holds wait for the packages of the material list; quality adds the packages repairs
+    // touched). A transaction's one connection takes them one after the other.
+    const rowsOf = () => q.query<{ g: UnitRows }>(UNIT_SQL, [unitId], 'trace_genealogy');
+    const coveringOf = (m: Promise<UnitMaterials>) =>
+      deps.quality.holdsCovering([unitId], { includeReleased: true, packagesOf: m.then((x) => new Map([[unitId, [...new Set(x.flatMap((r) => r.candidates.map((c) => c.packageId)))]]])) }, q);
+    let rowsRes, materials: UnitMaterials, covering;
+    if ((q as Partial<Tx>).inTransaction) {
+      rowsRes = await rowsOf();
+      materials = await deps.materials.unitMaterials(unitId, q);
+      covering = await coveringOf(Promise.resolve(materials));
+    } else {
+      const materialsP = deps.materials.unitMaterials(unitId, q);
+      materialsP.catch(() => undefined); // awaited below; coverage may not need it
+      [rowsRes, materials, covering] = await Promise.all([rowsOf(), materialsP, coveringOf(materialsP)]);
+    }
     const g = rowsRes.rows[0]!.g;
     const buildBasis = await basisSummary(g.basisId, q);
     const merged = mergeMaterials(materials, g.rework);
