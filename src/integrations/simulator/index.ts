@@ -64,7 +64,8 @@ export function directTransport(services: Pick<Services, 'integrations'>): SimTr
 /**
  * Builds a run on the demo line: loads the demo factory (idempotent), creates, releases and
  * activates a work order of `boards` units on line SMT1, generates their serials, and receives
- * two reels per placement slot (the second is spliced on when the first runs out).
+ * enough reels per placement slot for the run, at least two (each next one is spliced on when
+ * the one before runs out).
  */
 export async function prepareDemoRun(s: Services, who: Principal, opts: { boards: number; reelBoards?: number }): Promise<LinePlan & { workOrder: string; approveFirstArticle: FirstArticleApprover }> {
   await seedDemo(s.imports, who);
@@ -94,9 +95,13 @@ export async function prepareDemoRun(s: Services, who: Principal, opts: { boards
       const part = await s.parts.parts.getByKey(sl.ipn);
       const avl = (await s.parts.listAvl({ ipn: sl.ipn })).find((a) => !a.alternate && a.active);
       if (!avl) continue;
-      const quantity = Math.max(sl.refdes.length, 1) * (opts.reelBoards ?? 40);
+      const reelBoards = opts.reelBoards ?? 40;
+      const quantity = Math.max(sl.refdes.length, 1) * reelBoards;
+      // Enough reels for the whole run (a slot that runs empty stops the machine: the setup
+      // interlock refuses it), at least two so every slot sees a splice.
+      const reels = Math.max(2, Math.ceil(opts.boards / reelBoards));
       const packages = [];
-      for (let i = 0; i < 2; i++) {
+      for (let i = 0; i < reels; i++) {
         const r = await s.materials.receive(who, { ipn: sl.ipn, manufacturer: avl.manufacturer, mpn: avl.mpn, quantity, lotCode: `${number}-${i + 1}`, dateCode: '2501' });
         packages.push({ code: r.package.code, quantity, msl: part?.mslLevel ?? '1' });
       }
