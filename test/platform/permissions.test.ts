@@ -66,7 +66,8 @@ describe('every route declares its roles and enforces them', () => {
     }
     expect(failures).toEqual([]);
     expect(checkedDenials).toBeGreaterThan(100);
-  });
+    // Every route × every role, one request each (a few thousand): its own budget, as it grows with the API.
+  }, 180_000);
 
   it('a session cookie authenticates like a token; logout ends it', async () => {
     const { testServices, uniq, system } = await import('../helpers.ts');
