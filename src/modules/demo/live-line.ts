@@ -75,8 +75,12 @@ export async function startDemoLine(s: Services, who: Principal, config: Config,
       }
       if (plan) {
         // The finished (or broken-off) order leaves the line so the next one becomes active.
-        const wo = (await s.workOrders.list({ number: plan.workOrder }).catch(() => []))[0];
-        if (wo && ['released', 'in_progress'].includes(wo.state)) await s.workOrders.transition(who, wo.id, 'complete').catch(() => undefined);
+        try {
+          const wo = (await s.workOrders.list({ number: plan.workOrder }))[0];
+          if (wo && ['released', 'in_progress'].includes(wo.state)) await s.workOrders.transition(who, wo.id, 'complete');
+        } catch (e) {
+          log(`Line simulator: could not complete ${plan.workOrder}: ${e instanceof Error ? e.message : String(e)}`);
+        }
       }
     }
   })();
