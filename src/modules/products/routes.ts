@@ -53,7 +53,10 @@ const StepBody = Type.Object(
     repairStepSeq: Type.Optional(Type.Union([Type.Integer(), Type.Null()])), returnStepSeq: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
     maxRepairLoops: Type.Optional(Type.Integer({ minimum: 0, maximum: 50 })), firstArticleGate: Type.Optional(Type.Boolean()),
     samplingRate: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1 })), instructions: Type.Optional(Type.String({ maxLength: 20000 })),
-    checks: Type.Optional(Type.Array(Type.Object({ code: Type.String({ minLength: 1 }), text: Type.String({ minLength: 1 }) }, { additionalProperties: false }))),
+    checks: Type.Optional(Type.Array(Type.Object({
+      code: Type.String({ minLength: 1 }), text: Type.String({ minLength: 1 }),
+      signoff: Type.Optional(Type.Boolean({ description: 'The operator signs this check (password re-entered) when completing the step; completion without it is refused (SIGNOFF_REQUIRED)' })),
+    }, { additionalProperties: false }))),
   },
   { additionalProperties: false },
 );
@@ -61,7 +64,7 @@ const StepSchema = Type.Object({
   id: Type.Integer(), seq: Type.Integer(), name: Type.String(), stationType: Type.String(), stationId: Type.Union([Type.Integer(), Type.Null()]), required: Type.Boolean(), isRepair: Type.Boolean(), onFail: Type.String(),
   repairStepSeq: Type.Union([Type.Integer(), Type.Null()]), returnStepSeq: Type.Union([Type.Integer(), Type.Null()]), maxRepairLoops: Type.Integer(),
   firstArticleGate: Type.Boolean(), samplingRate: Type.Number(), instructions: Type.String(),
-  checks: Type.Array(Type.Object({ code: Type.String(), text: Type.String() })),
+  checks: Type.Array(Type.Object({ code: Type.String(), text: Type.String(), signoff: Type.Optional(Type.Boolean()) })),
   attachments: Type.Array(Type.Object({ fileId: Type.Integer(), filename: Type.String(), sha256: Type.String() })),
 });
 const RouteSchema = Type.Object({ id: Type.Integer(), productRevisionId: Type.Integer(), name: Type.String(), steps: Type.Array(StepSchema) });

@@ -26,7 +26,7 @@ export interface BomLine {
 export interface RouteStepInput {
   seq: number; name: string; stationType: string; stationId?: number | null; required?: boolean; isRepair?: boolean; onFail?: 'repair' | 'hold' | 'scrap';
   repairStepSeq?: number | null; returnStepSeq?: number | null; maxRepairLoops?: number; firstArticleGate?: boolean; samplingRate?: number;
-  instructions?: string; checks?: { code: string; text: string }[];
+  instructions?: string; checks?: { code: string; text: string; signoff?: boolean }[];
 }
 export interface RouteStep extends Required<Omit<RouteStepInput, 'repairStepSeq' | 'returnStepSeq' | 'stationId'>> {
   id: number; stationId: number | null; repairStepSeq: number | null; returnStepSeq: number | null; attachments: { fileId: number; filename: string; sha256: string }[];

@@ -3,6 +3,9 @@
  *
  * - inspection / test results with defects and measurements (`recordResults`, the door for CFX
  *   UnitsInspected / UnitsTested too), the defect catalogue, verification of machine calls;
+ * - a station passage with its result and defects in one transaction (`completeWithResults`, the
+ *   operator station's pass / fail), with the signed sign-off a route step may require
+ *   (interlock rule SIGNOFF_REQUIRED);
  * - dispositions of failed units, NCRs, rework actions and their verification;
  * - electronic signatures (re-authentication, meaning, reason; SIGNING_POLICY);
  * - scoped holds with signed release, where-used and holding its result;
@@ -21,6 +24,8 @@ export {
 } from './reasons.ts';
 export type { ResultInput, DefectInput, MeasurementInput, RecordOutcome, RecordedResult, Result, Defect, Measurement } from './results.ts';
 export type { SignatureInput, Signature, Signer } from './signatures.ts';
+export type { CompletionInput, CompletionOutcome, CompletionPosition, StepCheck } from './completions.ts';
+export { signoffChecks } from './completions.ts';
 export type { Hold, HoldInput, WhereUsedQuery, WhereUsedUnit } from './holds.ts';
 export type { Disposition, DispositionInput, Decision, Ncr, NcrInput, NcrPatch, NcrUnitStatus, ReworkInput } from './dispositions.ts';
 export type { QualityRule, RuleInput, RuleKind, RuleAction, Alert, ReadingForRules, FiredAlert } from './rules.ts';

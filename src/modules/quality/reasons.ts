@@ -1,7 +1,7 @@
 /**
  * The stable vocabularies of the quality module: its interlock reasons (code + CFX FailureCode,
  * in the ranges tracking reserved: 1100–1199 holds, 1200–1299 dispositions / NCR, 1300–1399
- * first article), the reasons a unit may not be packed or shipped, inspection methods, and who
+ * first article and step sign-offs), the reasons a unit may not be packed or shipped, inspection methods, and who
  * may sign what. Never rename or renumber an entry; add new ones.
  */
 
@@ -17,6 +17,7 @@ export const QUALITY_INTERLOCK_REASONS = {
   HOLD_STATION_WINDOW: { number: 1109, title: 'The unit was processed at a station during a held time window' },
   REPAIR_NOT_VERIFIED: { number: 1201, title: 'The unit was repaired and must first pass its re-inspection or retest' },
   FIRST_ARTICLE_NOT_APPROVED: { number: 1301, title: 'The first article of this step has no signed first-article inspection approval' },
+  SIGNOFF_REQUIRED: { number: 1310, title: 'The route step needs a signed sign-off of its sign-off checks before the unit may complete it' },
 } as const satisfies Record<string, { number: number; title: string }>;
 
 export type QualityInterlockCode = keyof typeof QUALITY_INTERLOCK_REASONS;
@@ -76,6 +77,8 @@ export const SIGNING_POLICY = {
   'hold.release': { meanings: ['released'], roles: ['quality-engineer'] },
   'first-article.decide': { meanings: ['approved', 'rejected'], roles: ['quality-engineer', 'technician'] },
   'shipment.release': { meanings: ['released'], roles: ['quality-engineer'] },
+  /** The sign-off checks of a route step, signed when a unit completes it (the operator, or a lead / inspector at the station). */
+  'step.signoff': { meanings: ['verified'], roles: ['operator', 'technician', 'quality-engineer', 'process-engineer'] },
 } as const satisfies Record<string, { meanings: readonly string[]; roles: readonly string[] }>;
 export type SignedAction = keyof typeof SIGNING_POLICY;
 export type SignatureMeaning = 'approved' | 'rejected' | 'released' | 'closed' | 'accepted' | 'verified';

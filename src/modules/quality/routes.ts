@@ -23,6 +23,8 @@ const read = R.masterDataRead;
 const people = R.people;
 /** Record results: the floor, machines and integrations. */
 const RECORD: readonly Role[] = ['admin', 'operator', 'technician', 'process-engineer', 'quality-engineer', 'machine', 'integration'];
+/** Complete a passage with its result at a station (the operator screen; machines too). */
+const COMPLETE: readonly Role[] = ['admin', 'operator', 'technician', 'process-engineer', 'quality-engineer', 'machine'];
 /** Verify machine calls. */
 const VERIFY: readonly Role[] = ['admin', 'operator', 'technician', 'process-engineer', 'quality-engineer'];
 /** Disposition failed units and record rework. */
@@ -138,6 +140,44 @@ const RecordOutcomeSchema = Type.Object({
     description: 'Alerts the quality rules fired on this batch',
   }),
 });
+const SignoffChecks = Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { minItems: 1, maxItems: 100, description: 'Codes of the step checks signed' });
+const CompletionBody = Type.Object(
+  {
+    ...StationFields,
+    identifier: Type.String({ minLength: 1, maxLength: 80, description: 'Unit serial or panel ID as scanned' }),
+    result: Enum(['pass', 'fail'] as const, { description: 'Result of the unit, or of every panel position not listed in positions' }),
+    defects: Type.Optional(Type.Array(DefectBody, { maxItems: 200, description: 'Defects of a failed unit (required then); codes of the active defect catalogue' })),
+    positions: Type.Optional(Type.Array(Type.Object({
+      position: Type.Integer({ minimum: 1 }), result: Enum(['pass', 'fail'] as const),
+      defects: Type.Optional(Type.Array(DefectBody, { maxItems: 200, description: 'Defects of a failed position (or the top-level defects)' })),
+    }, { additionalProperties: false }), { maxItems: 500 })),
+    method: Type.Optional(Enum(METHODS, { description: "Inspection method of the result; default: the station type's, or other for a failure elsewhere" })),
+    operator: OptStr('Operator badge / name; defaults to the logged-in user', 100),
+    notes: OptStr('Free text, kept on the process record and the result', 2000),
+    programName: OptStr('Program the station runs', 128),
+    programRevision: OptStr('Program revision', 32),
+    signoff: Type.Optional(Type.Object({
+      stepSeq: Type.Integer({ minimum: 1, description: 'The route step signed (as the validate verdict named it)' }),
+      checks: SignoffChecks,
+      signature: SignatureBody,
+    }, { additionalProperties: false, description: "Signed sign-off of the step's sign-off checks (required where the step has any: SIGNOFF_REQUIRED)" })),
+  },
+  { additionalProperties: false },
+);
+const CompletionSchema = Type.Object({
+  passage: Open({
+    go: Type.Boolean(), identifier: Type.String(), kind: Type.String(), station: Open({ id: Type.Integer(), code: Type.String(), type: Type.String() }),
+    workOrder: Type.Union([Type.Object({ id: Type.Integer(), number: Type.String() }), Type.Null()]), units: Type.Array(Open({ serial: Type.String(), result: Type.String() })),
+    records: Type.Array(Type.Object({
+      unitId: Type.Integer(), serial: Type.String(), position: NullableInt, recordId: Type.Integer(), visit: Type.Integer(), stepSeq: Type.Integer(),
+      result: Type.String(), outcome: Type.String({ description: 'next, completed, repair, returned, hold, scrap or loops_exhausted' }), status: Type.String(),
+      nextStepSeq: NullableInt, onHold: Type.Boolean(),
+    })),
+  }, 'The passage, as /tracking/complete returns it'),
+  results: RecordOutcomeSchema.properties.results,
+  alerts: RecordOutcomeSchema.properties.alerts,
+  signature: Type.Union([Open({ id: Type.Integer(), signerUsername: Type.String(), signerName: Type.String(), meaning: Type.String(), reason: Type.String(), signedAt: DateTime() }), Type.Null()]),
+});
 const tags = ['quality'];
 
 export function registerQualityRoutes(app: App, svc: QualityService) {
@@ -150,6 +190,16 @@ export function registerQualityRoutes(app: App, svc: QualityService) {
       response: { 201: RecordOutcomeSchema, ...errors(400, 403, 404, 422) },
     },
     handler: async (req, reply) => reply.code(201).send(await svc.recordResults(who(req), req.body.results)),
+  });
+  app.post('/api/v1/quality/completions', {
+    config: { roles: COMPLETE },
+    schema: {
+      tags, summary: 'A unit or panel completes its step at a station together with its inspection result and defects, in one transaction',
+      description:
+        "The operator station's pass and fail. The passage (interlock judged, route decides where the unit goes), the result of each unit (method from the station type, defects of the failed ones from the active catalogue) and the signed sign-off of the step's sign-off checks are written together, or nothing is: INTERLOCK_REFUSED (with the verdict; SIGNOFF_REQUIRED when a sign-off is missing), REFERENCE_NOT_FOUND for an unknown defect code, SIGNATURE_INVALID for a wrong password, VALIDATION_FAILED for a failure without defects.",
+      body: CompletionBody, response: { 201: CompletionSchema, ...errors(400, 401, 403, 404, 409, 422) },
+    },
+    handler: async (req, reply) => reply.code(201).send(await svc.completeWithResults(who(req), req.body)),
   });
   app.get('/api/v1/quality/results', {
     config: { roles: read },

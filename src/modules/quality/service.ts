@@ -6,6 +6,7 @@ import type { AuthService } from '../auth/index.ts';
 import type { MaterialsService } from '../materials/index.ts';
 import type { TrackingService } from '../tracking/index.ts';
 import type { WorkOrdersService } from '../work-orders/index.ts';
+import { createCompletions, signoffRule } from './completions.ts';
 import { createDispositions } from './dispositions.ts';
 import { createFirstArticles } from './first-article.ts';
 import { createHolds } from './holds.ts';
@@ -50,6 +51,9 @@ export function createQualityService(db: Db, deps: QualityDeps) {
     whereUsedUnits: async (q, materialLotId) => (await holds.whereUsed({ kind: 'material_lot', materialLotId }, q)).map((u) => u.unitId),
   });
   const status = createUnitStatus(db, { workOrders });
+  const completions = createCompletions(db, { tracking: deps.tracking, results: r, signatures });
+  // Step sign-offs are judged by the interlock at every completion, whichever door it comes through.
+  if (!deps.tracking.interlockRules().some((x) => x.code === 'SIGNOFF_REQUIRED')) deps.tracking.registerInterlockRule(signoffRule(), { after: 'FIRST_ARTICLE_PENDING' });
   const defectCodes = defineEntity<DefectCode>(db, {
     entity: 'defect_code', table: 'quality_defect_codes', key: 'code', columns: { code: 'code', category: 'category', description: 'description', active: 'active' },
   });
@@ -88,6 +92,8 @@ export function createQualityService(db: Db, deps: QualityDeps) {
     // results, defects, verification of machine calls
     recordResults: r.recordResults, recordResult: r.recordResult, getResult: r.getResult, listResults: r.listResults, listDefects: r.listDefects,
     verifyDefects: r.verifyDefects, falseCallStats: r.falseCallStats,
+    // a passage with its inspection result (and step sign-off) in one transaction: the operator station's pass / fail
+    completeWithResults: completions.completeWithResults,
     // defect catalogue
     listDefectCategories, listDefectCodes: () => defectCodes.list(),
     createDefectCode: async (who: Principal, input: Omit<DefectCode, 'id'>) => {

@@ -54,9 +54,11 @@ export function createSignatures(deps: { auth: AuthService }, policy: Record<Sig
   /**
    * Re-authenticates the signer and checks that their role may sign `action` with this meaning.
    * Wrong password: SIGNATURE_INVALID (401); role not allowed: FORBIDDEN (403). Call it before
-   * opening the transaction that records the signed change.
+   * opening the transaction that records the signed change. With `anySigner` a logged-in user
+   * may have another user sign at their screen (a lead or inspector signing a step sign-off):
+   * that user's own password is checked.
    */
-  async function authenticate(who: Principal, action: SignedAction, input: SignatureInput | undefined, meaning?: SignatureMeaning): Promise<Signer> {
+  async function authenticate(who: Principal, action: SignedAction, input: SignatureInput | undefined, meaning?: SignatureMeaning, opts: { anySigner?: boolean } = {}): Promise<Signer> {
     if (!input || typeof input.password !== 'string' || input.password.length === 0) {
       throw validationFailed([{ field: '/signature/password', code: 'required', message: 'this action must be signed: give your password' }], 'This action needs an electronic signature');
     }
@@ -68,7 +70,7 @@ export function createSignatures(deps: { auth: AuthService }, policy: Record<Sig
       throw validationFailed([{ field: '/signature/meaning', code: 'enum', message: `a ${action} signature means ${meaning ?? p.meanings.join(' or ')}` }]);
     }
     let username = input.username?.trim().toLowerCase();
-    if (who.kind === 'user') {
+    if (who.kind === 'user' && !(opts.anySigner && username)) {
       if (username !== undefined && username !== who.name.toLowerCase()) {
         throw new AppError('SIGNATURE_INVALID', `${who.name} cannot sign as ${username}: sign with your own credentials`);
       }

@@ -656,9 +656,44 @@ export function createTrackingService(db: Db, deps: { workOrders: WorkOrdersServ
     return passBatch(inputs.map((input) => ({ who, phase: 'complete' as const, input }))) as Promise<BatchResult<CompleteResult>[]>;
   }
 
-  /** complete for one unit or panel (a batch of one); refused with 409 INTERLOCK_REFUSED on no-go. */
-  async function complete(who: Principal, input: CompleteInput): Promise<CompleteResult> {
+  /**
+   * complete for one unit or panel (a batch of one); refused with 409 INTERLOCK_REFUSED on no-go.
+   * With `tx` the passage is written in the caller's transaction (see completeIn).
+   */
+  async function complete(who: Principal, input: CompleteInput, tx?: Tx): Promise<CompleteResult> {
+    if (tx) return completeIn(tx, who, input);
     return unwrap((await completeBatch(who, [input]))[0]!);
+  }
+
+  /**
+   * complete inside the caller's transaction, for a larger operation that must commit or roll
+   * back together with the passage (quality's completion with its inspection result). Judged
+   * on the transaction's connection without row locks and written with the compare-and-set
+   * statement: a unit changed since it was read fails the call with CONCURRENT_UPDATE (which
+   * db.tx retries). A refusal is recorded on its own connection, so it is kept when the caller
+   * rolls back.
+   */
+  async function completeIn(tx: Tx, who: Principal, input: CompleteInput): Promise<CompleteResult> {
+    const out: BatchResult<unknown>[] = [];
+    const [it] = await resolveItems([{ who, phase: 'complete', input }], out);
+    if (!it) throw (out[0] as { ok: false; error: AppError }).error;
+    await judgeMany(tx, [it], false);
+    const j = it.judged!;
+    let verdict = j.verdict;
+    if (verdict.go) {
+      const p = plan(j, it) as Extract<Plan, { kind: 'complete' }>;
+      const fa = await firstArticles(tx, j, new Map(p.rows.map((d) => [d.unit_id, { result: d.result, outcome: d.outcome }])));
+      if (!fa) {
+        const done = (await write(tx, [{ it, j, plan: p }])).get(it);
+        if (!done) throw new AppError('CONCURRENT_UPDATE', 'A unit changed while it was being processed; retry');
+        const u0 = j.subjects[0]!.unit;
+        if (u0.woState === 'released') await workOrders.markStarted(tx, who, u0.woId);
+        return done as CompleteResult;
+      }
+      verdict = fa;
+    }
+    await recordRefusals([{ who, verdict }]);
+    throw new Refused(verdict);
   }
 
   interface LockedUnit { id: number; serial: string; position: number | null; status: UnitStatus; nextStepSeq: number | null; startedStepSeq: number | null; startedStationId: number | null; startedStationCode: string | null }
