@@ -12,6 +12,30 @@ const SVG = `<svg xmlns="http://www.w3.org/2000/svg" width="420" height="150" vi
 <rect width="420" height="150" fill="#f4f6f9"/><rect x="150" y="30" width="120" height="90" fill="#222"/>
 <circle cx="165" cy="45" r="6" fill="#fff"/><text x="20" y="140" font-family="sans-serif" font-size="16">U1: pin 1 mark at the silkscreen dot</text></svg>`;
 
+/** A released work order whose visual inspection has a tick check and a sign-off check (signed when the unit completes). */
+async function signoffWorkOrder() {
+  const s = testServices();
+  const made = await makeProduct({ release: false });
+  await s.products.replaceRoute(system, made.revision.id, {
+    name: 'signoff',
+    steps: [
+      { seq: 10, name: 'Print', stationType: 'printer' },
+      { seq: 20, name: 'Visual inspection', stationType: 'visual', onFail: 'repair', repairStepSeq: 90, returnStepSeq: 20,
+        instructions: 'Coated board: inspect the coating under UV light.',
+        checks: [{ code: 'UV', text: 'Coating covers every pad under UV light' }, { code: 'KEEP-OUT', text: 'Connector J1 keep-out area free of coating', signoff: true }] },
+      { seq: 90, name: 'Repair', stationType: 'rework', isRepair: true },
+    ],
+  });
+  await s.products.putQualityPlan(system, made.revision.id, { requiredSteps: ['visual'], traceDepth: 'unit' });
+  const revision = await s.products.releaseRevision(system, made.revision.id);
+  const { line, stations } = await makeLine(['printer', 'visual', 'rework']);
+  const wo = await s.workOrders.create(system, { number: uniq('WO-'), customer: 'Acme', productRevisionId: revision.id, quantity: 10, lineId: line.id });
+  await s.workOrders.release(system, wo.id);
+  const { serials } = await s.tracking.generateUnits(system, { workOrder: wo.id, count: 3 });
+  for (const serial of serials) await s.tracking.complete(system, { stationId: stations.printer!.id, identifier: serial, result: 'pass' });
+  return { wo, line, stations, serials };
+}
+
 /** A released work order on its own line: print → place → AOI (instructions, two checks, a picture; fail → repair) → repair. */
 async function aoiWorkOrder() {
   const s = testServices();
@@ -39,9 +63,11 @@ async function aoiWorkOrder() {
   return { wo, line, stations, serials };
 }
 
+let operator: { username: string; password: string; id: number };
+
 beforeAll(async () => {
   [server, browser] = await Promise.all([startUiServer(), launchBrowser()]);
-  const operator = await createUser('operator', 'Olga Operator');
+  operator = await createUser('operator', 'Olga Operator');
   ui = await newPage(browser);
   page = ui.page;
   await login(page, server.url, operator.username);
@@ -170,6 +196,66 @@ describe('operator station', () => {
     await page.goto(`${server.url}/floor/station`);
     await page.getByRole('heading', { name: new RegExp(aoi.code) }).waitFor();
     expect(page.url()).toContain(`/floor/station/${aoi.code}`);
+    expect(ui.errors).toEqual([]);
+  });
+
+  it('a step with a sign-off: PASS asks for the signature (wrong password refused in the dialog), a refused fail writes nothing', async () => {
+    const s = testServices();
+    const m = await signoffWorkOrder();
+    const [good, failing] = m.serials as [string, string];
+    const station = m.stations.visual!;
+    await page.goto(`${server.url}/floor/station/${encodeURIComponent(station.code)}`);
+    await page.getByRole('heading', { name: new RegExp(station.code) }).waitFor();
+
+    await scan(page, good);
+    await page.locator('.operator-main [data-verdict="go"]').waitFor();
+    const wi = page.getByTestId('work-instructions');
+    expect(await wi.getByTestId('signoff-required').innerText()).toContain('Connector J1 keep-out area free of coating');
+    await page.getByLabel(/Coating covers every pad/).check();
+    await page.getByRole('button', { name: 'PASS', exact: true }).click();
+    const dialog = page.getByTestId('signoff-dialog');
+    await dialog.waitFor();
+    expect(await dialog.getByTestId('signoff-checks').innerText()).toContain('KEEP-OUT');
+    expect(await dialog.getByLabel('Signed by (user)').inputValue()).toBe(operator.username);
+    // A wrong password: refused in the dialog, nothing written, the password cleared.
+    await dialog.getByLabel('Password').fill('not-my-password');
+    await dialog.getByRole('button', { name: 'Sign and complete' }).click();
+    await dialog.getByText('SIGNATURE_INVALID').waitFor();
+    expect(await dialog.getByLabel('Password').inputValue()).toBe('');
+    expect((await s.tracking.getUnit(good)).nextStepSeq).toBe(20);
+    await dialog.getByLabel('Password').fill(operator.password);
+    await screenshot(page, 'operator-signoff');
+    await dialog.getByRole('button', { name: 'Sign and complete' }).click();
+    await page.locator('.operator-main [data-verdict="go"]').getByText('PASSED').waitFor();
+    expect(await verdict(page).innerText()).toContain('Signed off by Olga Operator');
+    expect(await dialog.count()).toBe(0);
+    expect(await eventually(() => hasFocus(page, 'operator-scan'), (f) => f)).toBe(true);
+    const unit = await s.tracking.getUnit(good);
+    expect(unit.status).toBe('completed');
+    const signed = await s.quality.listSignatures({ entity: 'unit', entityId: String(unit.id) });
+    expect(signed.map((x) => [x.signerUsername, x.action])).toEqual([[operator.username, 'step.signoff']]);
+
+    // A fail whose defect code was withdrawn meanwhile: the one operation is refused, no passage is left behind.
+    const code = uniq('DC');
+    const dc = await s.quality.createDefectCode(system, { code, category: 'bridging', description: 'Coating on connector pins', active: true });
+    await scan(page, failing);
+    await page.locator('.operator-main [data-verdict="go"]').waitFor();
+    const historyBefore = (await s.tracking.getUnit(failing)).history.length;
+    await page.getByRole('button', { name: 'FAIL…' }).click();
+    const fail = page.getByRole('dialog', { name: 'Record a failure' });
+    await fail.getByLabel('Reference designator').fill('J1');
+    await fail.getByLabel('Defect code').fill(code);
+    await fail.getByRole('option', { name: new RegExp(code) }).click();
+    await s.quality.updateDefectCode(system, dc.id, { active: false });
+    await fail.getByRole('button', { name: 'Record FAIL' }).click();
+    await dialog.waitFor();
+    await dialog.getByLabel('Password').fill(operator.password);
+    await dialog.getByRole('button', { name: 'Sign and complete' }).click();
+    await page.locator('.operator-main [data-verdict="nogo"]').getByText('Fail refused').waitFor();
+    expect(await verdict(page).innerText()).toContain('REFERENCE_NOT_FOUND');
+    const after = await s.tracking.getUnit(failing);
+    expect([after.history.length, after.nextStepSeq, after.status]).toEqual([historyBefore, 20, 'queued']);
+    expect(await s.quality.listResults({ serial: failing })).toEqual([]);
     expect(ui.errors).toEqual([]);
   });
 });

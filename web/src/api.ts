@@ -165,7 +165,7 @@ export interface BomLine {
 export interface RouteStep {
   id: number; seq: number; name: string; stationType: string; stationId: number | null; required: boolean; isRepair: boolean; onFail: string;
   repairStepSeq: number | null; returnStepSeq: number | null; maxRepairLoops: number; firstArticleGate: boolean; samplingRate: number;
-  instructions: string; checks: { code: string; text: string }[]; attachments: { fileId: number; filename: string; sha256: string }[];
+  instructions: string; checks: { code: string; text: string; signoff?: boolean }[]; attachments: { fileId: number; filename: string; sha256: string }[];
 }
 export interface Route { id: number; productRevisionId: number; name: string; steps: RouteStep[] }
 export interface ParameterRange { name: string; unit?: string; min?: number; max?: number }

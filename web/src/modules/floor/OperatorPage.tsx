@@ -1,13 +1,14 @@
 import { useEffect, useRef, useState } from 'react';
-import { api, isApiError, type RouteStep, type Station } from '../../api.ts';
+import { api, isApiError, type ApiError, type RouteStep, type Station } from '../../api.ts';
 import type { ScreenProps } from '../../app/registry.ts';
 import { ScanInput } from '../../components/ScanInput.tsx';
 import { Badge, Button, PageHeader, Panel } from '../../components/ui.tsx';
 import { Verdict, type VerdictProps } from '../../components/Verdict.tsx';
 import { useQuery } from '../../hooks.ts';
 import { navigate } from '../../router.tsx';
-import { floorApi, methodOfStationType, rememberedStation, type BuildBasis, type InterlockVerdict, type UnitVerdict } from './api.ts';
+import { floorApi, rememberedStation, signoffChecks, tickChecks, type BuildBasis, type CompletionBody, type InterlockVerdict, type SignoffSignature, type UnitVerdict } from './api.ts';
 import { FailDialog, type FailInput } from './FailDialog.tsx';
+import { SignoffDialog } from './SignoffDialog.tsx';
 import { StationPicker } from './StationPicker.tsx';
 import { WorkInstructions } from './WorkInstructions.tsx';
 import './floor.css';
@@ -126,6 +127,9 @@ function StationScreen({ code }: { code: string }) {
   const [lastWo, setLastWo] = useState<string | null>(null);
   const bases = useRef(new Map<number, Promise<BuildBasis | null>>());
   const [step, setStep] = useState<Omit<RouteStep, 'id'> | null>(null);
+  /** A completion waiting for the step's sign-off signature. */
+  const [signing, setSigning] = useState<{ result: 'pass' | 'fail'; fail?: FailInput } | null>(null);
+  const [signError, setSignError] = useState<ApiError | undefined>(undefined);
 
   const show = (v: Omit<Shown, 'seq'>) => setShown((s) => ({ ...v, seq: (s?.seq ?? 0) + 1 }));
   const showError = (title: string, e: unknown) => {
@@ -170,12 +174,14 @@ function StationScreen({ code }: { code: string }) {
     );
   }
   const st: Station = station.data.station;
-  const requiredChecks = step?.checks ?? [];
+  const requiredChecks = tickChecks(step);
+  const signoffs = signoffChecks(step);
   const checksDone = requiredChecks.every((c) => checked.has(c.code));
   const processable = current?.verdict.units.filter((u) => u.result === 'passed' && u.position !== null).map((u) => u.position!) ?? [];
 
   const onScan = async (identifier: string) => {
     setFailing(false);
+    setSigning(null);
     try {
       const v = await floorApi.validate(st.code, identifier);
       setCurrent(v.go ? { identifier, verdict: v, started: false } : null);
@@ -191,13 +197,15 @@ function StationScreen({ code }: { code: string }) {
     }
   };
 
-  const act = async (fn: () => Promise<void>) => {
+  /** Runs an action; the scan field takes the focus back unless the action leaves a dialog open (returns false). */
+  const act = async (fn: () => Promise<void | boolean>) => {
     setBusy(true);
+    let refocus: void | boolean = true;
     try {
-      await fn();
+      refocus = await fn();
     } finally {
       setBusy(false);
-      focusScan();
+      if (refocus !== false) focusScan();
     }
   };
 
@@ -213,41 +221,49 @@ function StationScreen({ code }: { code: string }) {
       }
     });
 
-  const finish = (result: 'pass' | 'fail', fail?: FailInput) =>
+  /**
+   * Pass or fail: one call records the passage, the inspection result with its defects and, where
+   * the step asks for it, the signed sign-off, all or nothing (POST /quality/completions).
+   */
+  const finish = (result: 'pass' | 'fail', fail?: FailInput, signature?: SignoffSignature) =>
     act(async () => {
       if (!current) return;
       const stepSeq = current.verdict.units.find((u) => u.step)?.step?.seq ?? null;
-      const positions = fail && fail.positions.length && current.verdict.kind === 'panel' ? processable.map((p) => ({ position: p, result: fail.positions.includes(p) ? ('fail' as const) : ('pass' as const) })) : undefined;
-      let done;
+      if (signoffs.length && !signature) {
+        setSignError(undefined);
+        setSigning({ result, ...(fail ? { fail } : {}) });
+        return false;
+      }
+      const panel = current.verdict.kind === 'panel';
+      const positions = fail && fail.positions.length && panel ? processable.map((p) => (fail.positions.includes(p) ? { position: p, result: 'fail' as const, defects: fail.defects } : { position: p, result: 'pass' as const })) : undefined;
+      const body: CompletionBody = {
+        station: st.code, identifier: current.identifier, result: positions ? 'pass' : result, ...(positions ? { positions } : fail ? { defects: fail.defects } : {}),
+        ...(signature && stepSeq !== null ? { signoff: { stepSeq, checks: signoffs.map((c) => c.code), signature } } : {}),
+      };
+      let out;
       try {
-        done = await floorApi.complete({ station: st.code, identifier: current.identifier, result: positions ? 'pass' : result, ...(positions ? { positions } : {}) });
+        out = await floorApi.completeWithResults(body);
       } catch (e) {
+        // A refused signature stays in the dialog (password cleared); anything else closes it and shows red.
+        if (signature && isApiError(e) && (e.code === 'SIGNATURE_INVALID' || e.code === 'FORBIDDEN')) {
+          setSignError(e);
+          return false;
+        }
+        setSigning(null);
         showError(result === 'pass' ? 'Pass refused' : 'Fail refused', e);
         return;
       }
-      // Inspection / test stations record the result (with the defects) for the quality plan.
-      const method = methodOfStationType(st.type) ?? (result === 'fail' ? 'other' : null);
-      let note = '';
-      if (method) {
-        const failedPositions = new Set(positions?.filter((p) => p.result === 'fail').map((p) => p.position) ?? []);
-        const results = done.records.map((r) => {
-          const failed = result === 'fail' && (positions ? failedPositions.has(r.position ?? -1) : true);
-          return { station: st.code, unit: r.serial, method, stepSeq: r.stepSeq, result: failed ? ('fail' as const) : ('pass' as const), source: 'operator-station', ...(failed && fail ? { defects: fail.defects } : {}) };
-        });
-        try {
-          const out = await floorApi.recordResults(results);
-          if (out.alerts.length) note = ` Quality alert: ${out.alerts.map((a) => a.message).join('; ')}`;
-        } catch (e) {
-          note = ` The passage is recorded, but the inspection result was not: ${isApiError(e) ? `${e.detail} (${e.code})` : String(e)}`;
-        }
-      }
+      setSigning(null);
+      const done = out.passage;
+      const note = out.alerts.length ? ` Quality alert: ${out.alerts.map((a) => a.message).join('; ')}` : '';
+      const signed = out.signature ? ` Signed off by ${out.signature.signerName || out.signature.signerUsername}.` : '';
       const r = done.records[0];
       const outcome = r ? `${OUTCOME[r.outcome] ?? r.outcome}${r.nextStepSeq !== null && ['next', 'repair', 'returned'].includes(r.outcome) ? ` ${r.nextStepSeq}` : ''}` : '';
       const what = done.kind === 'panel' ? `Panel ${done.identifier} (${done.records.length} positions)` : done.identifier;
       show({
         kind: result === 'pass' ? 'go' : 'warn',
         title: result === 'pass' ? 'PASSED' : 'FAIL RECORDED',
-        reason: `${what} ${outcome}.${fail ? ` Defects: ${fail.defects.map((d) => `${d.code}${d.refdes ? ` @ ${d.refdes}` : ''}`).join(', ')}.` : ''}${note}`,
+        reason: `${what} ${outcome}.${fail ? ` Defects: ${fail.defects.map((d) => `${d.code}${d.refdes ? ` @ ${d.refdes}` : ''}`).join(', ')}.` : ''}${signed}${note}`,
         ...(done.kind === 'panel' ? { units: done.units } : {}),
       });
       setCurrent(null);
@@ -349,6 +365,20 @@ function StationScreen({ code }: { code: string }) {
           )}
         </aside>
       </div>
+      {signing && current && step ? (
+        <SignoffDialog
+          step={step}
+          checks={signoffs}
+          outcome={signing.result === 'pass' ? 'PASS' : `FAIL with ${signing.fail?.defects.length ?? 0} defect(s)`}
+          busy={busy}
+          error={signError}
+          onSign={(sig) => void finish(signing.result, signing.fail, sig)}
+          onCancel={() => {
+            setSigning(null);
+            focusScan();
+          }}
+        />
+      ) : null}
     </div>
   );
 }

@@ -20,6 +20,18 @@ export interface CompleteRecord {
 }
 export type CompleteVerdict = InterlockVerdict & { records: CompleteRecord[] };
 
+export interface SignoffSignature { username?: string; password: string; reason: string }
+export interface CompletionBody {
+  station: string; identifier: string; result: 'pass' | 'fail'; defects?: DefectInput[];
+  positions?: { position: number; result: 'pass' | 'fail'; defects?: DefectInput[] }[];
+  signoff?: { stepSeq: number; checks: string[]; signature: SignoffSignature };
+}
+export interface CompletionOutcome {
+  passage: CompleteVerdict;
+  results: { id: number; serial: string; method: string; result: string }[];
+  alerts: { message: string }[];
+  signature: { id: number; signerUsername: string; signerName: string; meaning: string; reason: string; signedAt: string } | null;
+}
 export interface DefectCode { id: number; code: string; category: string; description: string; active: boolean }
 export interface DefectInput { code: string; refdes?: string | null; description?: string | null }
 
@@ -61,15 +73,19 @@ export interface LineWip {
   workOrders: { id: number; number: string; state: string; active: boolean }[];
 }
 
-/** Inspection and test station types record a quality result with each passage (the quality plan asks for them). */
-const METHOD_OF_TYPE: Record<string, string> = { spi: 'spi', aoi: 'aoi', axi: 'axi', visual: 'visual', ict: 'ict', fct: 'fct', 'flying-probe': 'flying-probe' };
-export const methodOfStationType = (type: string): string | null => METHOD_OF_TYPE[type] ?? null;
+/** The checks of a step the operator ticks, and the ones that are signed (password re-entered) when the step completes. */
+export const tickChecks = (step: { checks: RouteStep['checks'] } | null) => (step?.checks ?? []).filter((c) => !c.signoff);
+export const signoffChecks = (step: { checks: RouteStep['checks'] } | null) => (step?.checks ?? []).filter((c) => c.signoff === true);
 
 export const floorApi = {
   validate: (station: string, identifier: string) => http.post<InterlockVerdict>('/tracking/validate', { station, identifier }),
   start: (station: string, identifier: string) => http.post<InterlockVerdict>('/tracking/start', { station, identifier }),
   complete: (body: { station: string; identifier: string; result: 'pass' | 'fail' | 'scrap'; positions?: { position: number; result: 'pass' | 'fail' | 'scrap' }[]; notes?: string }) =>
     http.post<CompleteVerdict>('/tracking/complete', body),
+  /** The passage with its inspection result, defects and the step's signed sign-off, in one transaction (quality). */
+  completeWithResults: (body: CompletionBody) =>
+    // A signed completion's 401 is a refused signature (SIGNATURE_INVALID), not an ended session.
+    http.request<CompletionOutcome>('POST', '/quality/completions', { json: body, ...(body.signoff ? { quiet401: true } : {}) }),
   recordResults: (results: { station: string; unit: string; position?: number | null; method: string; stepSeq?: number | null; result: 'pass' | 'fail'; defects?: DefectInput[]; source?: string }[]) =>
     http.post<{ results: { id: number }[]; alerts: { message: string }[] }>('/quality/results', { results }),
   defectCodes: () => http.get<DefectCode[]>('/quality/defect-codes'),

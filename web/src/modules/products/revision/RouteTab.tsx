@@ -20,7 +20,7 @@ function StepDetail({ step }: { step: RouteStep }) {
           <ul>
             {step.checks.map((c) => (
               <li key={c.code}>
-                <code>{c.code}</code> {c.text}
+                <code>{c.code}</code> {c.text} {c.signoff ? <Badge tone="warn">signed off at completion</Badge> : null}
               </li>
             ))}
           </ul>
