@@ -23,8 +23,11 @@ import { MATERIALS_INTERLOCK_REASONS, type MaterialsInterlockCode } from './reas
  * consumable mount recorded (scope `managed`); scope `all` checks every machine (a machine with
  * nothing recorded is then refused). Stations without registered machines are not checked.
  *
- * Cost: one named query per call (active setups with their packages, mounts, the last recipe),
- * the rest in memory; nothing per unit.
+ * Cost: one named query per machine (active setups with their packages, mounts, the last recipe)
+ * per interlock data epoch — tracking reads the epoch with the units and it moves with every
+ * committed change to equipment, setups, mounts, stencils, paste jars, MSD events, package
+ * status, lot hold / expiry / MSL and recipes (migration 0043) — the rest in memory, judged
+ * against the clock at each call (expiry, floor life, thaw and open times); nothing per unit.
  */
 
 export type SetupInterlockScope = 'managed' | 'all';
@@ -88,9 +91,26 @@ type Findings = Partial<Record<MaterialsInterlockCode, string>>;
 export function materialsInterlockRules(deps: SetupInterlockDeps): { rule: InterlockRule; at: { before?: string; after?: string } }[] {
   const scope = deps.scope ?? 'managed';
 
+  /** Machine rows per call target (machine, else station), as read at an epoch. */
+  const cache = new Map<string, { epoch: number; rows: MachineRow[] }>();
+
+  async function machines(q: Queryable, call: InterlockCall): Promise<MachineRow[]> {
+    const key = `${call.equipment?.id ?? ''}|${call.station.id}`;
+    const { value, own } = call.epoch;
+    const hit = own ? undefined : cache.get(key);
+    if (hit && hit.epoch === value) return hit.rows;
+    const rows = (await q.query<MachineRow>(prepared('materials.setup_interlock', SETUP_INTERLOCK_SQL, [call.equipment?.id ?? null, call.station.id]))).rows;
+    // A transaction that changed setup data itself may roll back: what it read is not shared.
+    if (!own && (!hit || hit.epoch < value)) {
+      if (cache.size > 10_000) cache.clear();
+      cache.set(key, { epoch: value, rows });
+    }
+    return rows;
+  }
+
   async function prepare(q: Queryable, call: InterlockCall): Promise<void> {
     if (!TYPES.includes(call.station.type)) return;
-    const rows = (await q.query<MachineRow>(prepared('materials.setup_interlock', SETUP_INTERLOCK_SQL, [call.equipment?.id ?? null, call.station.id]))).rows;
+    const rows = await machines(q, call);
     call.data.set(DATA, { rows: rows.filter((r) => scope === 'all' || r.managed), now: deps.now(), byBasis: new Map<string, Findings>() });
   }
 

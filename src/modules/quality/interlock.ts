@@ -7,11 +7,18 @@ import { HOLD_SCOPE_REASON, QUALITY_INTERLOCK_REASONS, type HoldScope, type Qual
  * HOLD_* (1101–1109) after LOT_ON_HOLD, REPAIR_NOT_VERIFIED (1201) after STEP_OUT_OF_ORDER,
  * FIRST_ARTICLE_NOT_APPROVED (1301) after FIRST_ARTICLE_PENDING.
  *
- * One prepared statement per interlock call loads everything they need for all the call's
- * units: the active holds that match them (unit, unit list, panel, lot, work order, product
- * revision, the station itself; station windows and held material through the units' process
- * records, only while such holds exist), their unverified repairs (route repair loops, repair /
- * retest dispositions, rework actions), and the first-article approvals of gated steps.
+ * What they need is kept in memory per interlock data epoch (tracking reads the epoch with the
+ * units; it moves with every committed change to holds, hold lists, dispositions, rework actions
+ * and first articles): the active holds of plain scopes (unit, unit list, panel, lot, work order,
+ * product revision, station), the units of work orders still in production that had a repair /
+ * retest disposition or a rework action, and the first-article approvals of those work orders.
+ * A call whose units are all plain is judged from memory, with no statement of its own.
+ *
+ * The per-call statement (one prepared call of quality_interlock_data, migration 0030) runs
+ * when a call needs more: a unit that was repaired (route loop, disposition, rework) and may still
+ * owe its verification step, holds by station time window or held material (through the units'
+ * process records) while any exist, very long hold lists, or a transaction that changed quality
+ * data itself.
  */
 
 const DATA = 'quality';
@@ -20,7 +27,7 @@ const DATA = 'quality';
 export const INTERLOCK_SQL = `SELECT k, id, ref, scope, code, reason, unit_id AS "unitId", key, seq, ok FROM quality_interlock_data($1, $2, $3, $4, $5, $6, $7, $8)`;
 
 interface Row {
-  k: 'H' | 'R' | 'D' | 'W' | 'F'; id: number | null; ref: string | null; scope: HoldScope | null; code: string | null; reason: string | null;
+  k: 'H' | 'R' | 'D' | 'W' | 'F' | 'X' | 'P'; id: number | null; ref: string | null; scope: HoldScope | null; code: string | null; reason: string | null;
   unitId: number | null; key: number | null; seq: number | null; ok: boolean | null;
 }
 
@@ -32,13 +39,100 @@ interface Loaded {
   approvals: Map<string, { unitId: number; ok: boolean }>;
 }
 
+/** Everything the rules keep per epoch, in one statement. */
+export const SNAPSHOT_SQL = `
+  SELECT 'H' AS k, h.id, h.number AS ref, h.scope, h.reason_code AS code, h.reason, h.unit_id AS "unitId",
+         COALESCE(h.panel_id, h.production_lot_id, h.work_order_id, h.product_revision_id, h.station_id) AS key, NULL::integer AS seq, NULL::boolean AS ok
+    FROM quality_holds h WHERE h.released_at IS NULL AND h.scope IN ('unit','panel','lot','work_order','product_revision','station')
+  UNION ALL
+  SELECT 'H', h.id, h.number, h.scope, h.reason_code, h.reason, hu.unit_id, NULL, NULL, NULL
+    FROM quality_holds h JOIN quality_hold_units hu ON hu.hold_id = h.id WHERE h.released_at IS NULL
+  UNION ALL
+  SELECT 'X', h.id, h.number, h.scope, NULL, NULL, NULL, NULL, NULL, NULL
+    FROM quality_holds h WHERE h.released_at IS NULL AND h.scope NOT IN ('unit','panel','lot','work_order','product_revision','station')
+  UNION ALL
+  SELECT 'P', NULL, NULL, NULL, NULL, NULL, d.unit_id, NULL, NULL, NULL
+    FROM work_orders w JOIN quality_dispositions d ON d.work_order_id = w.id AND d.decision IN ('repair','retest')
+   WHERE w.state NOT IN ('completed','closed','cancelled')
+  UNION ALL
+  SELECT 'P', NULL, NULL, NULL, NULL, NULL, ra.unit_id, NULL, NULL, NULL
+    FROM work_orders w JOIN quality_rework_actions ra ON ra.work_order_id = w.id
+   WHERE w.state NOT IN ('completed','closed','cancelled')
+  UNION ALL
+  SELECT 'F', NULL, NULL, NULL, NULL, NULL, fa.unit_id, fa.work_order_id, fa.step_seq,
+         EXISTS (SELECT 1 FROM quality_first_articles a WHERE a.work_order_id = fa.work_order_id AND a.step_seq = fa.step_seq AND a.unit_id = fa.unit_id
+                    AND a.claimed_at = fa.claimed_at AND a.decision = 'approved')
+    FROM work_orders w JOIN first_articles fa ON fa.work_order_id = w.id AND fa.state = 'passed'
+   WHERE w.state NOT IN ('completed','closed','cancelled')`;
+
+/** Longer hold lists than this are not kept in memory (calls then ask the database). */
+const MAX_LISTED_UNITS = 50_000;
+
+interface Snapshot {
+  epoch: number;
+  /** Active holds of plain scopes, and one row per listed unit of unit-list holds. */
+  holds: Row[];
+  /** Station-window / material holds exist, or the lists are too long: every call asks the database. */
+  complex: boolean;
+  /** Units (of work orders in production) that had a repair / retest disposition or a rework action. */
+  repaired: Set<number>;
+  /** `wo:step` → the passed first article's approval. */
+  approvals: Map<string, { unitId: number; ok: boolean }>;
+}
+
 function prepared(name: string, text: string, values: unknown[]): string {
   return { name, text, values } as unknown as string;
 }
 
 const where = (u: LoadedUnit) => (u.panelCode ? `unit ${u.serial} (panel ${u.panelCode} position ${u.panelPosition})` : `unit ${u.serial}`);
 
-async function load(q: Queryable, call: InterlockCall, subjects: readonly InterlockSubject[]): Promise<void> {
+/** The in-memory part: one snapshot per epoch, shared by the calls that see that epoch. */
+function createCache() {
+  let current: Snapshot | null = null;
+
+  async function read(q: Queryable, epoch: number): Promise<Snapshot> {
+    const rows = (await q.query<Row>(prepared('quality.interlock_snapshot', SNAPSHOT_SQL, []))).rows;
+    const snap: Snapshot = { epoch, holds: [], complex: false, repaired: new Set(), approvals: new Map() };
+    for (const r of rows) {
+      if (r.k === 'H') snap.holds.push(r);
+      else if (r.k === 'X') snap.complex = true;
+      else if (r.k === 'P') snap.repaired.add(r.unitId!);
+      else if (r.k === 'F') snap.approvals.set(`${r.key}:${r.seq}`, { unitId: r.unitId!, ok: r.ok === true });
+    }
+    if (snap.holds.length > MAX_LISTED_UNITS) {
+      snap.complex = true;
+      snap.holds = [];
+    }
+    return snap;
+  }
+
+  return {
+    /** The snapshot for the call's epoch, or null when the call must ask the database itself. */
+    async get(q: Queryable, call: InterlockCall): Promise<Snapshot | null> {
+      const { value, own } = call.epoch;
+      if (own) return null;
+      if (current && current.epoch === value) return current;
+      // Read on the call's own connection (it may be a transaction's only one). What is read is at
+      // least as new as the epoch the call saw; a snapshot of a later epoch is never replaced by
+      // an earlier one.
+      const snap = await read(q, value);
+      if (!current || current.epoch < snap.epoch) current = snap;
+      return snap;
+    },
+  };
+}
+
+async function load(cache: ReturnType<typeof createCache>, q: Queryable, call: InterlockCall, subjects: readonly InterlockSubject[]): Promise<void> {
+  const snap = await cache.get(q, call);
+  if (snap && !snap.complex && subjects.every((s) => !snap.repaired.has(s.unit.id) && Object.keys(s.unit.repairLoops ?? {}).length === 0)) {
+    call.data.set(DATA, { holds: snap.holds, verify: new Map(), approvals: snap.approvals } satisfies Loaded);
+    return;
+  }
+  await query(q, call, subjects);
+}
+
+/** The per-call statement: everything for the call's units, straight from the database. */
+async function query(q: Queryable, call: InterlockCall, subjects: readonly InterlockSubject[]): Promise<void> {
   const units = subjects.map((s) => s.unit);
   const uniq = (xs: (number | null)[]) => [...new Set(xs.filter((x): x is number => x !== null))];
   const gatedWos = uniq(subjects.filter((s) => s.resolution.kind === 'ok' && s.resolution.step.firstArticleGate).map((s) => s.unit.woId));
@@ -95,10 +189,10 @@ const SCOPE_WORDS: Record<HoldScope, (s: InterlockSubject, call: InterlockCall) 
   station_window: (s) => `${where(s.unit)} was processed in a held station time window`,
 };
 
-function holdRule(code: QualityInterlockCode, scopes: HoldScope[], first: boolean): InterlockRule {
+function holdRule(code: QualityInterlockCode, scopes: HoldScope[], prepare: InterlockRule['prepare'] | null): InterlockRule {
   return {
     code, number: QUALITY_INTERLOCK_REASONS[code].number, title: QUALITY_INTERLOCK_REASONS[code].title,
-    ...(first ? { prepare: load } : {}),
+    ...(prepare ? { prepare } : {}),
     check: (s, call) => {
       const hits = loaded(call).holds.filter((h) => scopes.includes(h.scope!) && covers(h, s, call));
       if (hits.length === 0) return null;
@@ -117,10 +211,12 @@ export function qualityInterlockRules(): { rule: InterlockRule; at: { before?: s
     return m;
   }, new Map<QualityInterlockCode, HoldScope[]>());
   const out: { rule: InterlockRule; at: { before?: string; after?: string } }[] = [];
+  const cache = createCache();
+  const prepare: InterlockRule['prepare'] = (q, call, subjects) => load(cache, q, call, subjects);
   let prev = 'LOT_ON_HOLD';
   let first = true;
   for (const [code, scopes] of holdCodes) {
-    out.push({ rule: holdRule(code, scopes, first), at: { after: prev } });
+    out.push({ rule: holdRule(code, scopes, first ? prepare : null), at: { after: prev } });
     first = false;
     prev = code;
   }

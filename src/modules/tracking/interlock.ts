@@ -45,6 +45,13 @@ export interface InterlockCall {
   lineActive: { workOrderId: number; number: string; productRevisionId: number; productCode: string; revision: string } | null;
   /** Data loaded once per call by rules' `prepare` hooks, keyed as each rule likes. */
   data: Map<string, unknown>;
+  /**
+   * The interlock data epoch read with the units (migration 0043): it moves with every committed
+   * change to data rules may keep in memory (holds, dispositions, first articles, setups, …). A
+   * rule may reuse what it loaded at the same `value`, unless `own` — this call's transaction has
+   * changed such data itself and must see exactly that.
+   */
+  epoch: { value: number; own: boolean };
 }
 
 /** One unit under judgement. */

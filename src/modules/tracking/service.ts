@@ -244,7 +244,7 @@ export function createTrackingService(db: Db, deps: { workOrders: WorkOrdersServ
     const identifiers = [...new Set(items.map((it) => it.input.identifier))];
     const lines = [...new Set(items.map((it) => it.at.station.lineId).filter((l): l is number => l !== null))];
     const rows = (
-      await q.query<LoadedUnit & { lineActive: Record<string, NonNullable<InterlockCall['lineActive']>> | null }>(
+      await q.query<LoadedUnit & { lineActive: Record<string, NonNullable<InterlockCall['lineActive']>> | null; epoch: number; epochOwn: boolean }>(
         // A named statement: parsed once per connection.
         LOAD_SQL, [identifiers, lines, lock], 'tracking.load',
       )
@@ -261,6 +261,7 @@ export function createTrackingService(db: Db, deps: { workOrders: WorkOrdersServ
     }
     for (const list of byPanel.values()) list.sort((a, b) => (a.panelPosition ?? 0) - (b.panelPosition ?? 0) || a.id - b.id);
     const lineActive = rows[0]?.lineActive ?? {};
+    const epoch = { value: rows[0]?.epoch ?? 0, own: rows[0]?.epochOwn ?? true };
     const groups = new Map<string, { call: InterlockCall; subjects: InterlockSubject[]; items: { it: Item; kind: 'unit' | 'panel'; subjects: InterlockSubject[] }[] }>();
     for (const it of items) {
       const { input, at, phase } = it;
@@ -286,7 +287,7 @@ export function createTrackingService(db: Db, deps: { workOrders: WorkOrdersServ
       if (!g) {
         const active = at.station.lineId === null ? null : (lineActive[String(at.station.lineId)] ?? null);
         // A call may carry several passages (a batch); `identifier` and `kind` are the first one's.
-        const call: InterlockCall = { phase, who: it.who, station: at.station, equipment: at.equipment, identifier: input.identifier, kind, programName, programRevision, lineActive: active, data: new Map() };
+        const call: InterlockCall = { phase, who: it.who, station: at.station, equipment: at.equipment, identifier: input.identifier, kind, programName, programRevision, lineActive: active, data: new Map(), epoch };
         groups.set(key, (g = { call, subjects: [], items: [] }));
       }
       const subjects: InterlockSubject[] = [];
