@@ -171,6 +171,37 @@ describe('recall impact by state', () => {
     expect(stateOf).toEqual({ [wip!]: 'wip', [fin!]: 'finished', [packed!]: 'packed', [shipped!]: 'shipped', [scrapped!]: 'scrapped', [held!]: 'on_hold' });
     expect(wu.units.find((x) => x.serial === shipped)).toMatchObject({ carton: c2.code, shipment: sh.number });
   });
+
+  it('tracking holds on a panel, a production lot and the work order put exactly their units on hold; units apart in id are all counted', async () => {
+    const l = await makeTraceLine({ mount: false });
+    const lot = await s().tracking.createLot(system, { workOrder: l.wo.id, code: uniq('PL') });
+    const panel = await s().tracking.createPanel(system, { workOrder: l.wo.id, code: uniq('PNL'), positions: 2 });
+    const [p1, p2] = panel.units.map((x) => x.serial);
+    const [gap1] = await newUnits(l, 1); // printed only: not found, splits the unit ids into runs
+    const [inLot] = await newUnits(l, 1, lot.id);
+    const [gap2] = await newUnits(l, 1);
+    const [free1, free2] = await newUnits(l, 2);
+    for (const x of [p1, p2, inLot, free1, free2]) await build(l, x!);
+    for (const x of [gap1, gap2]) await step(l, 'printer', x!);
+    const q: TraceQuery = { kind: 'material_lot', materialLotId: l.reels[0]!.lot.id };
+    const carton = await s().shipping.createCarton(system, { workOrder: l.wo.id, capacity: 10 });
+    await s().shipping.pack(system, carton.id, { identifier: free2! });
+    expect((await s().traceability.impact(q)).byState).toEqual({ wip: 0, finished: 4, packed: 1, shipped: 0, scrapped: 0, on_hold: 0 });
+
+    await s().tracking.setHold(system, { scope: 'panel', identifier: panel.code, hold: true, reason: 'panel dropped' });
+    await s().tracking.setHold(system, { scope: 'lot', identifier: lot.code, hold: true, reason: 'lot under review' });
+    const held = await s().traceability.whereUsed(q);
+    expect(held.total).toBe(5);
+    expect(held.byState).toEqual({ wip: 0, finished: 1, packed: 1, shipped: 0, scrapped: 0, on_hold: 3 });
+    expect(Object.fromEntries(held.units.map((x) => [x.serial, x.state]))).toEqual({ [p1!]: 'on_hold', [p2!]: 'on_hold', [inLot!]: 'on_hold', [free1!]: 'finished', [free2!]: 'packed' });
+    expect(held.units.find((x) => x.serial === free2)).toMatchObject({ carton: carton.code, shipment: null, customer: l.wo.customer, workOrderNumber: l.wo.number, via: 'M2' });
+    expect(held.cartons).toEqual([{ id: carton.id, code: carton.code, state: expect.any(String), units: 1 }]);
+
+    await s().workOrders.transition(system, l.wo.id, 'hold', 'customer asked to stop');
+    const all = await s().traceability.impact(q);
+    expect(all.byState).toEqual({ wip: 0, finished: 0, packed: 0, shipped: 0, scrapped: 0, on_hold: 5 });
+    expect(all.byWorkOrder).toEqual([expect.objectContaining({ workOrderId: l.wo.id, units: 5, byState: { on_hold: 5 } })]);
+  });
 });
 
 describe('containment: one action holds exactly the where-used result', () => {

@@ -3,7 +3,7 @@ import { AppError, validationFailed } from '../../platform/errors.ts';
 import type { Principal } from '../../platform/principal.ts';
 import type { Hold, QualityService } from '../quality/index.ts';
 import type { MaterialSource, MaterialWhereUsedQuery } from './materials.ts';
-import { STATE_JOINS, stateSql, UNIT_STATES, type UnitState } from './states.ts';
+import { stateCase, UNIT_STATES, type UnitState } from './states.ts';
 
 /**
  * Where-used and recall impact: from a starting point to the affected units, their state,
@@ -50,32 +50,84 @@ function time(v: string | undefined, field: string): Date | null {
 }
 
 /**
- * The affected units read once (`$1` unit ids, `$2` the ids a quality hold covers), then counted
- * per state, work order, customer, carton and shipment, with one page of the units (`$3` after
- * this unit id, `$4` at most this many; 0 for the counts only).
+ * Sorted distinct unit ids as runs of consecutive ids (`lo[i]..hi[i]`). Units are numbered in
+ * the order they were created, so the units of one question (a reel lot feeds the units built
+ * while it was on the machine; a work order's units are created together) come in few long
+ * runs: each run is one index range scan instead of one index probe per unit.
  */
-export const COUNTS_SQL = `WITH x AS MATERIALIZED (
-      SELECT u.id, u.serial, u.status, u.work_order_id, w.number AS wo, w.customer AS wo_customer, w.customer_po, c.id AS carton_id, c.code AS carton, c.state AS carton_state,
-             sh.id AS shipment_id, sh.number AS shipment, sh.customer AS sh_customer, sh.customer_po AS sh_po, sh.state AS sh_state, sh.released_at,
-             ${stateSql('hh.id IS NOT NULL')} AS state
-        FROM units u ${STATE_JOINS} LEFT JOIN (SELECT DISTINCT unnest($2::bigint[]) AS id) hh ON hh.id = u.id WHERE u.id = ANY($1::bigint[]))
-    SELECT json_build_object(
-      'total', (SELECT count(*) FROM x),
-      'byState', (SELECT COALESCE(json_object_agg(state, n), '{}') FROM (SELECT state, count(*) AS n FROM x GROUP BY state) s),
-      'byWorkOrder', (SELECT COALESCE(json_agg(json_build_object('workOrderId', work_order_id, 'number', wo, 'customer', wo_customer, 'customerPo', customer_po, 'units', n, 'byState', st) ORDER BY wo), '[]')
-                        FROM (SELECT work_order_id, wo, wo_customer, customer_po, sum(n)::int AS n, json_object_agg(state, n) AS st
-                                FROM (SELECT work_order_id, wo, wo_customer, customer_po, state, count(*)::int AS n FROM x GROUP BY 1, 2, 3, 4, 5) a GROUP BY 1, 2, 3, 4) b),
-      'byCustomer', (SELECT COALESCE(json_agg(json_build_object('customer', customer, 'units', n, 'shipped', shipped) ORDER BY customer), '[]')
-                       FROM (SELECT COALESCE(sh_customer, wo_customer) AS customer, count(*)::int AS n, count(*) FILTER (WHERE state = 'shipped')::int AS shipped FROM x GROUP BY 1) c),
-      'cartons', (SELECT COALESCE(json_agg(json_build_object('id', carton_id, 'code', carton, 'state', carton_state, 'units', n) ORDER BY carton), '[]')
-                    FROM (SELECT carton_id, carton, carton_state, count(*)::int AS n FROM x WHERE carton_id IS NOT NULL GROUP BY 1, 2, 3) c),
-      'shipments', (SELECT COALESCE(json_agg(json_build_object('id', shipment_id, 'number', shipment, 'customer', sh_customer, 'customerPo', sh_po, 'state', sh_state,
-                      'releasedAt', released_at, 'units', n) ORDER BY shipment), '[]')
-                      FROM (SELECT shipment_id, shipment, sh_customer, sh_po, sh_state, released_at, count(*)::int AS n FROM x WHERE shipment_id IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6) s),
-      'units', (SELECT COALESCE(json_agg(json_build_object('unitId', id, 'serial', serial, 'status', status, 'state', state, 'workOrderId', work_order_id, 'workOrderNumber', wo,
-                  'customer', COALESCE(sh_customer, wo_customer), 'carton', carton, 'shipment', shipment) ORDER BY id), '[]')
-                  FROM (SELECT * FROM x WHERE id > $3 ORDER BY id LIMIT $4) pg)
-    ) AS r`;
+export function idRuns(ids: Iterable<number>): { lo: number[]; hi: number[] } {
+  const sorted = [...new Set(ids)].sort((a, b) => a - b);
+  const lo: number[] = [];
+  const hi: number[] = [];
+  for (const id of sorted) {
+    if (hi.length && hi[hi.length - 1] === id - 1) hi[hi.length - 1] = id;
+    else {
+      lo.push(id);
+      hi.push(id);
+    }
+  }
+  return { lo, hi };
+}
+
+/**
+ * The affected units read once and counted (`$1` / `$2` the runs of unit ids, see idRuns; `$3`
+ * the ids a quality hold covers), with one page of the units (`$4` after this unit id, `$5` at
+ * most this many; 0 for the counts only). Set-based throughout:
+ * - `u`, `cu`: the units and their carton links by index range scans over the runs (the unit
+ *   and carton-unit indexes are ordered by unit id), not one probe per unit;
+ * - `cx`: the distinct cartons (a few hundred for ten thousand units) with their shipment;
+ * - held panels and lots are the few flagged rows (partial index of migration 0050), not a
+ *   lookup per unit;
+ * - `x`: one narrow row per unit (state, work order, carton), grouped once by (work order,
+ *   carton, state) into `g`; every count is a sum over those few groups, joined to the names.
+ * The page comes as column arrays (a small JSON document rather than one object per unit);
+ * `cartonShipments` names the carton and shipment of its units.
+ */
+export const IMPACT_SQL = `WITH r AS (SELECT * FROM unnest($1::bigint[], $2::bigint[]) AS r(lo, hi)),
+    u AS MATERIALIZED (SELECT u.id, u.serial, u.status, u.work_order_id, u.panel_id, u.lot_id, u.on_hold
+                         FROM r CROSS JOIN LATERAL (SELECT * FROM units u WHERE u.id BETWEEN r.lo AND r.hi) u),
+    cu AS MATERIALIZED (SELECT cu.unit_id, cu.carton_id
+                          FROM r CROSS JOIN LATERAL (SELECT cu.unit_id, cu.carton_id FROM shipping_carton_units cu WHERE cu.unit_id BETWEEN r.lo AND r.hi) cu),
+    cx AS MATERIALIZED (SELECT c.id, c.code, c.state, c.shipment_id, sh.number, sh.customer, sh.customer_po, sh.state AS sh_state, sh.released_at
+                          FROM (SELECT DISTINCT carton_id FROM cu) d JOIN shipping_cartons c ON c.id = d.carton_id LEFT JOIN shipping_shipments sh ON sh.id = c.shipment_id),
+    x AS MATERIALIZED (
+      SELECT u.id, u.serial, u.status, u.work_order_id, cu.carton_id,
+             ${stateCase({
+               shipped: `c.sh_state = 'released'`,
+               held: `u.on_hold OR w.state = 'on_hold' OR u.panel_id IN (SELECT id FROM panels WHERE on_hold) OR u.lot_id IN (SELECT id FROM production_lots WHERE on_hold)
+                      OR u.id IN (SELECT unnest($3::bigint[]))`,
+               packed: 'cu.carton_id IS NOT NULL',
+             })} AS state
+        FROM u JOIN work_orders w ON w.id = u.work_order_id LEFT JOIN cu ON cu.unit_id = u.id LEFT JOIN cx c ON c.id = cu.carton_id),
+    g AS MATERIALIZED (
+      SELECT g.work_order_id, g.carton_id, g.state, g.n, w.number AS wo, w.customer AS wo_customer, w.customer_po, c.code AS carton, c.state AS carton_state,
+             c.shipment_id, c.number AS shipment, c.customer AS sh_customer, c.customer_po AS sh_po, c.sh_state, c.released_at
+        FROM (SELECT work_order_id, carton_id, state, count(*)::int AS n FROM x GROUP BY 1, 2, 3) g
+        JOIN work_orders w ON w.id = g.work_order_id LEFT JOIN cx c ON c.id = g.carton_id)
+  SELECT json_build_object(
+    'total', (SELECT COALESCE(sum(n), 0)::int FROM g),
+    'byState', (SELECT COALESCE(json_object_agg(state, n), '{}') FROM (SELECT state, sum(n)::int AS n FROM g GROUP BY state) s),
+    'byWorkOrder', (SELECT COALESCE(json_agg(json_build_object('workOrderId', work_order_id, 'number', wo, 'customer', wo_customer, 'customerPo', customer_po, 'units', n, 'byState', st) ORDER BY wo), '[]')
+                      FROM (SELECT work_order_id, wo, wo_customer, customer_po, sum(n)::int AS n, json_object_agg(state, n) AS st
+                              FROM (SELECT work_order_id, wo, wo_customer, customer_po, state, sum(n)::int AS n FROM g GROUP BY 1, 2, 3, 4, 5) a GROUP BY 1, 2, 3, 4) b),
+    'byCustomer', (SELECT COALESCE(json_agg(json_build_object('customer', customer, 'units', n, 'shipped', shipped) ORDER BY customer), '[]')
+                     FROM (SELECT COALESCE(sh_customer, wo_customer) AS customer, sum(n)::int AS n, COALESCE(sum(n) FILTER (WHERE state = 'shipped'), 0)::int AS shipped FROM g GROUP BY 1) c),
+    'cartons', (SELECT COALESCE(json_agg(json_build_object('id', carton_id, 'code', carton, 'state', carton_state, 'units', n) ORDER BY carton), '[]')
+                  FROM (SELECT carton_id, carton, carton_state, sum(n)::int AS n FROM g WHERE carton_id IS NOT NULL GROUP BY 1, 2, 3) c),
+    'shipments', (SELECT COALESCE(json_agg(json_build_object('id', shipment_id, 'number', shipment, 'customer', sh_customer, 'customerPo', sh_po, 'state', sh_state,
+                    'releasedAt', released_at, 'units', n) ORDER BY shipment), '[]')
+                    FROM (SELECT shipment_id, shipment, sh_customer, sh_po, sh_state, released_at, sum(n)::int AS n FROM g WHERE shipment_id IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6) s),
+    'page', (SELECT json_build_object('unitId', COALESCE(json_agg(id ORDER BY id), '[]'), 'serial', COALESCE(json_agg(serial ORDER BY id), '[]'),
+                'status', COALESCE(json_agg(status ORDER BY id), '[]'), 'state', COALESCE(json_agg(state ORDER BY id), '[]'),
+                'workOrderId', COALESCE(json_agg(work_order_id ORDER BY id), '[]'), 'cartonId', COALESCE(json_agg(carton_id ORDER BY id), '[]'))
+               FROM (SELECT * FROM x WHERE id > $4 ORDER BY id LIMIT $5) p),
+    'cartonShipments', (SELECT COALESCE(json_object_agg(id, json_build_object('code', code, 'shipment', number, 'customer', customer)), '{}') FROM cx WHERE $5 > 0)
+  ) AS r`;
+
+interface ImpactRow extends ImpactCounts {
+  page: { unitId: number[]; serial: string[]; status: string[]; state: UnitState[]; workOrderId: number[]; cartonId: (number | null)[] };
+  cartonShipments: Record<string, { code: string; shipment: string | null; customer: string | null }>;
+}
 
 export function createWhereUsed(db: Db, deps: { materials: MaterialSource; quality: QualityService }) {
   async function idBy(q: Queryable, table: string, ref: number | string, what: string, field: string, extra = ''): Promise<number> {
@@ -156,13 +208,26 @@ export function createWhereUsed(db: Db, deps: { materials: MaterialSource; quali
     return [...new Set((await deps.quality.holdsCovering(ids, {}, q)).map((h) => h.unitId))];
   }
 
-
-
-  async function counts(ids: number[], held: number[], q: Queryable, page: { afterId: number; limit: number }): Promise<ImpactCounts & { units: Omit<AffectedUnit, 'via'>[] }> {
-    const r = (await q.query<{ r: ImpactCounts & { units: Omit<AffectedUnit, 'via'>[] } }>(COUNTS_SQL, [ids, held, page.afterId, page.limit], 'trace_impact')).rows[0]!.r;
-    r.total = Number(r.total);
-    r.byState = Object.fromEntries(UNIT_STATES.map((s) => [s, Number((r.byState as Record<string, number>)[s] ?? 0)])) as Record<UnitState, number>;
-    return r;
+  /** Counts over the units, and the page of them (`limit` 0: none). */
+  async function counts(ids: Iterable<number>, held: number[], q: Queryable, page: { afterId: number; limit: number }): Promise<ImpactCounts & { units: Omit<AffectedUnit, 'via'>[] }> {
+    const { lo, hi } = idRuns(ids);
+    // Not a named statement: planned for the actual number of runs and units each time.
+    const r = (await q.query<{ r: ImpactRow }>(IMPACT_SQL, [lo, hi, held, page.afterId, page.limit])).rows[0]!.r;
+    const { page: p, cartonShipments, ...c } = r;
+    const wo = new Map(c.byWorkOrder.map((w) => [w.workOrderId, w]));
+    const units = p.unitId.map((unitId, i) => {
+      const w = wo.get(p.workOrderId[i]!)!;
+      const cs = p.cartonId[i] === null ? null : cartonShipments[String(p.cartonId[i])]!;
+      return {
+        unitId, serial: p.serial[i]!, status: p.status[i]!, state: p.state[i]!, workOrderId: w.workOrderId, workOrderNumber: w.number,
+        customer: cs?.customer ?? w.customer, carton: cs?.code ?? null, shipment: cs?.shipment ?? null,
+      };
+    });
+    return {
+      ...c,
+      byState: Object.fromEntries(UNIT_STATES.map((s) => [s, Number((c.byState as Record<string, number>)[s] ?? 0)])) as Record<UnitState, number>,
+      units,
+    };
   }
 
   /**
