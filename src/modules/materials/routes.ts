@@ -181,6 +181,9 @@ function refusalField(r: LoadRefusal, body: { packageId?: number }): string {
   return body.packageId !== undefined ? '/packageId' : '/packageCode';
 }
 
+/** The moisture states a package list may be filtered by (lib/msl.ts, and `unknown` for a history that cannot be read). */
+const MSD_STATES = ['never-opened', 'exposed', 'dry-storage', 'expired', 'baked', 'bake-required', 'not-sensitive', 'unknown'] as const;
+
 export function registerMaterialsRoutes(app: App, svc: MaterialsService) {
   const tags = ['materials'];
 
@@ -243,6 +246,15 @@ export function registerMaterialsRoutes(app: App, svc: MaterialsService) {
     },
     handler: async (req, reply) => reply.code(201).send(await svc.receiveByLabel(who(req), receiveInput(req.body))),
   });
+  app.post('/api/v1/packages/receive-scan/preview', {
+    config: { roles: STORES },
+    schema: {
+      tags, summary: 'What receiving this label scan would do, without receiving it (nothing is written)',
+      description: 'The same answer as receive-scan (parsed label, the part found through the AVL, whether a lot is reused, the package as it would be created) or the same refusal (LABEL_*, MPN_NOT_ON_AVL, PART_AMBIGUOUS, DUPLICATE supplier serial). The package ID shown is not reserved: receiving assigns the next one.',
+      body: ReceiveScanBody, response: { 200: ReceiveResultSchema, ...errors(400, 409, 422) },
+    },
+    handler: async (req) => svc.previewLabel(who(req), receiveInput(req.body)),
+  });
   app.post('/api/v1/packages/receive', {
     config: { roles: STORES },
     schema: {
@@ -262,13 +274,21 @@ export function registerMaterialsRoutes(app: App, svc: MaterialsService) {
           code: Type.Optional(Type.String({ description: 'Exact package ID (e.g. as scanned)' })), partId: Type.Optional(Type.Integer()), ipn: Type.Optional(Type.String()),
           lotId: Type.Optional(Type.Integer()), status: Type.Optional(Enum(PACKAGE_STATUSES)), locationKind: Type.Optional(Enum(['store', 'line', 'equipment'] as const)),
           lineId: Type.Optional(Type.Integer()), equipmentId: Type.Optional(Type.Integer()), includeFinished: Type.Optional(Type.Boolean()),
+          q: Type.Optional(Type.String({ minLength: 1, maxLength: 80, description: 'Search: package ID (prefix), IPN or MPN (anywhere), case-insensitive' })),
+          kind: Type.Optional(Enum(PACKAGE_KINDS)),
+          msdState: Type.Optional(Type.String({
+            pattern: `^(${MSD_STATES.join('|')})(,(${MSD_STATES.join('|')}))*$`, description: `Comma-separated moisture (MSD) states, now: ${MSD_STATES.join(', ')}`,
+          })),
           limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 2000 })),
         },
         { additionalProperties: false },
       ),
       response: { 200: Type.Array(PackageSchema) },
     },
-    handler: async (req) => svc.listPackages(req.query),
+    handler: async (req) => {
+      const { msdState, ...rest } = req.query;
+      return svc.listPackages({ ...rest, ...(msdState ? { msdState: msdState.split(',') } : {}) });
+    },
   });
   app.get('/api/v1/packages/:id', {
     config: { roles: READ },

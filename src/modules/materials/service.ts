@@ -200,6 +200,9 @@ function mslAppError(e: MslError): AppError {
   return new AppError(code, e.message, { errors: [{ field: '/at', code: e.code, message: e.message }] });
 }
 
+/** Thrown inside a label preview's transaction so that it rolls back. */
+class PreviewRollback extends Error {}
+
 export function createMaterialsService(db: Db, deps: MaterialsDeps, opts: MaterialsOptions = {}) {
   const clock = opts.now ?? (() => new Date());
   const mslOptions = opts.msl ?? {};
@@ -444,6 +447,25 @@ export function createMaterialsService(db: Db, deps: MaterialsDeps, opts: Materi
     );
   }
 
+  /**
+   * What receiving this label scan would do, without receiving anything: the receiving path runs
+   * in a transaction that is then rolled back, so the preview is exactly what receiving answers
+   * (parsed fields, part by AVL, lot reused or new, or the refusal with its code). The package ID
+   * shown is not reserved.
+   */
+  async function previewLabel(who: Principal, input: ReceiveByLabelInput): Promise<ReceiveResult> {
+    let out: ReceiveResult | undefined;
+    try {
+      await db.tx(async (tx) => {
+        out = await receiveByLabel(who, input, tx);
+        throw new PreviewRollback();
+      });
+    } catch (e) {
+      if (!(e instanceof PreviewRollback)) throw e;
+    }
+    return out!;
+  }
+
   // ---------------------------------------------------------------- packages
 
   async function getPackage(id: number): Promise<MaterialPackage> {
@@ -456,23 +478,46 @@ export function createMaterialsService(db: Db, deps: MaterialsDeps, opts: Materi
     return (await store.views(db, [r]))[0]!;
   }
 
+  /**
+   * Packages, newest first. `q` searches the package ID (prefix) and the IPN / MPN (anywhere in
+   * them), case-insensitive; `msdState` keeps packages whose moisture state (computed now) is one
+   * of those given: the database narrows to moisture-sensitive packages first, the states are
+   * then computed for those and the limit applied after.
+   */
   async function listPackages(
-    f: { code?: string; partId?: number; ipn?: string; lotId?: number; status?: PackageStatus; locationKind?: LocationKind; lineId?: number; equipmentId?: number; includeFinished?: boolean; limit?: number } = {},
+    f: {
+      code?: string; partId?: number; ipn?: string; lotId?: number; status?: PackageStatus; locationKind?: LocationKind; lineId?: number; equipmentId?: number;
+      includeFinished?: boolean; q?: string; kind?: PackageKind; msdState?: readonly string[]; limit?: number;
+    } = {},
   ): Promise<MaterialPackage[]> {
+    const limit = Math.min(f.limit ?? 200, 2000);
+    const msd = f.msdState?.length ? new Set(f.msdState) : null;
+    // Level-1 parts are only ever 'not-sensitive' or 'expired': skip them unless those are asked for.
+    const sensitiveOnly = msd !== null && !msd.has('not-sensitive') && !msd.has('expired');
+    const q = f.q?.trim() ? f.q.trim().toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`) : null;
     const rows = (
       await db.query<PackageRow>(
         `${PACKAGE_SELECT} WHERE ($1::text IS NULL OR pk.code = $1) AND ($2::bigint IS NULL OR l.part_id = $2) AND ($3::text IS NULL OR p.ipn = $3)
            AND ($4::bigint IS NULL OR pk.material_lot_id = $4) AND ($5::text IS NULL OR pk.status = $5) AND ($6::text IS NULL OR pk.location_kind = $6)
            AND ($7::bigint IS NULL OR pk.line_id = $7) AND ($8::bigint IS NULL OR pk.equipment_id = $8)
            AND ($9::boolean OR $5::text IS NOT NULL OR $1::text IS NOT NULL OR pk.status NOT IN ('empty','scrapped'))
+           AND ($11::text IS NULL OR pk.id IN (
+                 SELECT x.id FROM material_packages x WHERE lower(x.code) LIKE $11 || '%'
+                 UNION ALL
+                 SELECT x.id FROM material_lots l2 JOIN material_packages x ON x.material_lot_id = l2.id
+                  WHERE l2.part_id IN (SELECT id FROM parts WHERE lower(ipn) LIKE '%' || $11 || '%')
+                     OR l2.manufacturer_part_id IN (SELECT id FROM manufacturer_parts WHERE lower(mpn) LIKE '%' || $11 || '%')))
+           AND ($12::text IS NULL OR pk.kind = $12)
+           AND (NOT $13::boolean OR COALESCE(l.msl_level, p.msl_level) <> '1')
          ORDER BY pk.id DESC LIMIT $10`,
         [
           f.code ?? null, f.partId ?? null, f.ipn ?? null, f.lotId ?? null, f.status ?? null, f.locationKind ?? null, f.lineId ?? null, f.equipmentId ?? null,
-          f.includeFinished ?? false, Math.min(f.limit ?? 200, 2000),
+          f.includeFinished ?? false, msd ? 20_000 : limit, q, f.kind ?? null, sensitiveOnly,
         ],
       )
     ).rows;
-    return store.views(db, rows);
+    const views = await store.views(db, rows);
+    return msd ? views.filter((p) => msd.has(p.msd.state)).slice(0, limit) : views;
   }
 
   async function movements(packageId: number): Promise<Movement[]> {
@@ -859,7 +904,7 @@ export function createMaterialsService(db: Db, deps: MaterialsDeps, opts: Materi
     // lots
     getLot, listLots, updateLot, holdLot, releaseLotHold,
     // receiving and packages
-    receive, receiveByLabel, getPackage, getPackageByCode, listPackages, movements,
+    receive, receiveByLabel, previewLabel, getPackage, getPackageByCode, listPackages, movements,
     split, merge, correctQuantity, consume, markEmpty,
     block: (who: Principal, id: number, reason: string, q?: Queryable) => setStatus(who, id, 'blocked', reason, q),
     quarantine: (who: Principal, id: number, reason: string, q?: Queryable) => setStatus(who, id, 'quarantined', reason, q), release, scrap, move,

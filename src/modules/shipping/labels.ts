@@ -88,3 +88,11 @@ export async function cartonLabelPdf(d: CartonLabelData): Promise<Buffer> {
   doc.end();
   return done;
 }
+
+/**
+ * PNG of the carton ID as a Data Matrix (the label's 2D code), for the screen preview: white,
+ * opaque background and a quiet zone, as materials renders its package labels.
+ */
+export async function cartonLabelPng(cartonCode: string, opts: { scale?: number } = {}): Promise<Buffer> {
+  return bwipjs.toBuffer({ bcid: 'datamatrix', text: cartonCode, scale: opts.scale ?? 6, barcolor: '000000', backgroundcolor: 'FFFFFF', paddingwidth: 4, paddingheight: 4 });
+}

@@ -57,10 +57,24 @@ export function registerShippingRoutes(app: App, svc: ShippingService) {
   app.get('/api/v1/shipping/cartons', {
     config: { roles: read },
     schema: {
-      tags, summary: 'Cartons', querystring: Type.Object({ workOrderId: Type.Optional(Id), shipmentId: Type.Optional(Id), state: Type.Optional(Enum(['open', 'closed', 'shipped'] as const)), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 5000 })) }, { additionalProperties: false }),
+      tags, summary: 'Cartons, newest first',
+      querystring: Type.Object({
+        workOrderId: Type.Optional(Id), shipmentId: Type.Optional(Id), state: Type.Optional(Enum(['open', 'closed', 'shipped'] as const)),
+        code: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'Exact carton ID (as scanned from its label)' })),
+        limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 5000 })),
+      }, { additionalProperties: false }),
       response: { 200: Type.Array(CartonSchema) },
     },
     handler: async (req) => svc.listCartons(req.query),
+  });
+  app.get('/api/v1/shipping/cartons/by-code/:code', {
+    config: { roles: read },
+    schema: {
+      tags, summary: 'One carton by its ID (the code on its label) with its units',
+      params: Type.Object({ code: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false }),
+      response: { 200: Open({ ...CartonSchema.properties, units: Type.Array(Open({ serial: Type.String() })) }), ...errors(404) },
+    },
+    handler: async (req) => svc.getCartonByCode(req.params.code),
   });
   app.get('/api/v1/shipping/cartons/:id', {
     config: { roles: read },
@@ -93,8 +107,8 @@ export function registerShippingRoutes(app: App, svc: ShippingService) {
   app.get('/api/v1/shipping/cartons/:id/label', {
     config: { roles: read },
     schema: {
-      tags, summary: 'The carton label: ZPL for Zebra printers or PDF', params: IdParams,
-      querystring: Type.Object({ format: Type.Optional(Enum(['zpl', 'pdf'] as const, { default: 'zpl' })) }, { additionalProperties: false }),
+      tags, summary: 'The carton label: ZPL for Zebra printers, PDF, or PNG (the Data Matrix of the carton ID, for a screen preview)', params: IdParams,
+      querystring: Type.Object({ format: Type.Optional(Enum(['zpl', 'pdf', 'png'] as const, { default: 'zpl' })) }, { additionalProperties: false }),
       response: { ...errors(404) },
     },
     handler: async (req, reply) => {

@@ -6,7 +6,7 @@ import { recordAudit } from '../audit/index.ts';
 import { PrinterError, sendZplToPrinter } from '../materials/index.ts';
 import { auditSignature, type QualityService, type SignatureInput, type UnitBlocker } from '../quality/index.ts';
 import type { WorkOrdersService } from '../work-orders/index.ts';
-import { cartonLabelPdf, cartonLabelZpl } from './labels.ts';
+import { cartonLabelPdf, cartonLabelPng, cartonLabelZpl } from './labels.ts';
 
 /**
  * Packing and shipment release.
@@ -98,14 +98,22 @@ export function createShippingService(db: Db, deps: { quality: QualityService; w
     ).rows;
   }
 
-  async function listCartons(f: { workOrderId?: number; shipmentId?: number; state?: string; limit?: number } = {}): Promise<Carton[]> {
+  /** Cartons, newest first; `code` is the exact carton ID (as scanned from its label). */
+  async function listCartons(f: { workOrderId?: number; shipmentId?: number; state?: string; code?: string; limit?: number } = {}): Promise<Carton[]> {
     return (
       await db.query<Carton>(
         `SELECT ${CARTON_SELECT} WHERE ($1::bigint IS NULL OR c.work_order_id = $1) AND ($2::bigint IS NULL OR c.shipment_id = $2) AND ($3::text IS NULL OR c.state = $3)
+            AND ($5::text IS NULL OR c.code = $5)
           ORDER BY c.id DESC LIMIT $4`,
-        [f.workOrderId ?? null, f.shipmentId ?? null, f.state ?? null, Math.min(f.limit ?? 200, 5000)],
+        [f.workOrderId ?? null, f.shipmentId ?? null, f.state ?? null, Math.min(f.limit ?? 200, 5000), f.code ?? null],
       )
     ).rows;
+  }
+
+  /** A carton by its ID (the code on its label), with its units. */
+  async function getCartonByCode(code: string) {
+    const c = await cartonRef(db, code);
+    return { ...c, units: await cartonUnits(c.id) };
   }
 
   /** Opens a carton for a work order's units. */
@@ -225,8 +233,10 @@ export function createShippingService(db: Db, deps: { quality: QualityService; w
     });
   }
 
-  async function label(cartonId: number, format: 'zpl' | 'pdf'): Promise<{ contentType: string; filename: string; body: string | Buffer }> {
+  async function label(cartonId: number, format: 'zpl' | 'pdf' | 'png'): Promise<{ contentType: string; filename: string; body: string | Buffer }> {
     const c = await getCarton(cartonId);
+    // The preview image: the carton ID's Data Matrix, as on the label (no other lookup needed).
+    if (format === 'png') return { contentType: 'image/png', filename: `${c.code}.png`, body: await cartonLabelPng(c.code) };
     const wo = await deps.workOrders.get(c.workOrderId);
     const info = (
       await db.query<{ lots: string[] | null; last: Date | null }>(
@@ -407,7 +417,7 @@ export function createShippingService(db: Db, deps: { quality: QualityService; w
   }
 
   return {
-    createCarton, getCarton: (id: number) => getCarton(id), cartonUnits: (id: number) => cartonUnits(id), listCartons, pack, unpack, closeCarton, label, printLabel,
+    createCarton, getCarton: (id: number) => getCarton(id), cartonUnits: (id: number) => cartonUnits(id), listCartons, getCartonByCode, pack, unpack, closeCarton, label, printLabel,
     createShipment, getShipment: (id: number) => getShipment(id), listShipments, addCartons, removeCartons, clearance: (id: number, opts?: { limit?: number }) => clearance(id, opts),
     releaseShipment, unitShipping,
   };

@@ -28,11 +28,11 @@ export function useLabelPrinter(): [string, (v: string) => void] {
 }
 
 /**
- * Label actions: preview (PNG image, or a PDF link), ZPL download, and sending the ZPL to the
+ * Label actions: preview (PNG image, a PDF link, or both), ZPL download, and sending the ZPL to the
  * workstation's network printer (raw TCP through the MES) when one is configured.
  * `base` is the API path of the label, e.g. /packages/12/label.
  */
-export function LabelActions({ base, name, preview }: { base: string; name: string; preview: 'png' | 'pdf' }) {
+export function LabelActions({ base, name, preview }: { base: string; name: string; preview: 'png' | 'pdf' | 'both' }) {
   const [printer, setPrinter] = useLabelPrinter();
   const [editing, setEditing] = useState(false);
   const [draft, setDraft] = useState(printer);
@@ -45,9 +45,9 @@ export function LabelActions({ base, name, preview }: { base: string; name: stri
   const url = (format: string) => `/api/v1${base}?format=${format}`;
   return (
     <div className="label-actions" data-testid="label-actions">
-      {preview === 'png' ? <img className="label-preview" src={url('png')} alt={`Label of ${name}`} data-testid="label-preview" /> : null}
+      {preview !== 'pdf' ? <img className="label-preview" src={url('png')} alt={`Label of ${name}`} data-testid="label-preview" /> : null}
       <div className="toolbar">
-        {preview === 'pdf' ? (
+        {preview !== 'png' ? (
           <a className="btn btn-secondary" href={url('pdf')} target="_blank" rel="noreferrer">
             Preview label (PDF)
           </a>

@@ -66,10 +66,13 @@ function PickCarton() {
           label="Scan a carton ID"
           holdFocus={false}
           onScan={async (code) => {
-            const all = await shippingApi.cartons({ limit: 5000 });
-            const c = all.find((x) => x.code === code);
-            if (c) navigate(`/shipping/pack/${c.id}`);
-            else setErr(`There is no carton ${code}.`);
+            try {
+              const c = await shippingApi.cartonByCode(code);
+              navigate(`/shipping/pack/${c.id}`);
+            } catch (e) {
+              if (isApiError(e) && e.code === 'NOT_FOUND') setErr(`There is no carton ${code}.`);
+              else setErr(isApiError(e) ? `${e.detail} (${e.code})` : String(e));
+            }
           }}
         />
         {err ? <Verdict kind="nogo" size="compact" title="Unknown carton" reason={err} /> : null}
@@ -192,7 +195,7 @@ function PackCarton({ id }: { id: number }) {
           />
         </Panel>
         <Panel title="Carton label">
-          <LabelActions base={`/shipping/cartons/${c.id}/label`} name={c.code} preview="pdf" />
+          <LabelActions base={`/shipping/cartons/${c.id}/label`} name={c.code} preview="both" />
         </Panel>
       </div>
     </>

@@ -23,6 +23,8 @@ export interface Clearance {
 export const shippingApi = {
   cartons: (q: Query = {}) => http.get<Carton[]>('/shipping/cartons', q),
   carton: (id: number) => http.get<Carton & { units: CartonUnit[] }>(`/shipping/cartons/${id}`),
+  /** A carton by the code on its label (404 NOT_FOUND when there is none). */
+  cartonByCode: (code: string) => http.get<Carton & { units: CartonUnit[] }>(`/shipping/cartons/by-code/${encodeURIComponent(code)}`),
   createCarton: (body: { workOrder: string | number; capacity: number; code?: string; stationId?: number | null }) => http.post<Carton>('/shipping/cartons', body),
   pack: (id: number, identifier: string, stationId?: number | null) => http.post<{ carton: Carton; serial: string; unitId: number }>(`/shipping/cartons/${id}/pack`, { identifier, ...(stationId ? { stationId } : {}) }),
   unpack: (id: number, serial: string, reason: string) => http.post<Carton>(`/shipping/cartons/${id}/unpack`, { serial, reason }),
