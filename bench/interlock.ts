@@ -2,8 +2,8 @@
  * `npm run bench -- interlock`: the interlock under load.
  *
  * 1. A scratch database gets a released work order with 100,000 completed units of history
- *    (300,000 process records, written by bulk SQL) and a live work order with 150,000 units
- *    and 5,000 4-up panels waiting at the printer.
+ *    (300,000 process records, written by bulk SQL) and a live work order with 300,000 units
+ *    and 20,000 4-up panels waiting at the printer.
  * 2. The MES (the real app: auth, TypeBox validation, problem+json) runs in a child process;
  *    load comes from this process over loopback, so client and server do not share an event loop.
  * 3. Phases: bare-Fastify ceiling (autocannon, max) and its latency at 1,000 req/s; validate
@@ -38,9 +38,9 @@ import { createApp, createServices, type Services } from '../src/main.ts';
 import type { Principal } from '../src/platform/principal.ts';
 
 const HISTORY_UNITS = 100_000;
-const LIVE_UNITS = 150_000;
-const VALIDATE_POOL_FROM = 100_001; // validate targets: live units complete never touches
-const PANELS = 5_000;
+const LIVE_UNITS = 300_000;
+const VALIDATE_POOL_FROM = 250_001; // validate targets: live units complete never touches (complete gets 250,000)
+const PANELS = 20_000;
 const PANEL_POSITIONS = 4;
 const who: Principal = { kind: 'system', id: null, name: 'bench', role: 'admin' };
 
