@@ -29,6 +29,9 @@ export type TracedCandidate = Omit<MaterialCandidate, 'from' | 'to'> & {
 };
 export interface RefdesMaterials { refdes: string; partId: number | null; ipn: string | null; source: 'M3' | 'M2' | 'rework'; candidates: TracedCandidate[] }
 
+/** R2 before R10; one collator (a localeCompare with options builds one per comparison). */
+const REFDES_ORDER = new Intl.Collator('en', { numeric: true });
+
 /**
  * The unit's material list with its repairs applied: a rework action that replaced the
  * component at a refdes marks what was there as removed (the named removed package, else every
@@ -69,5 +72,5 @@ export function mergeMaterials(
       row.candidates.push({ ...ra.newPackage, equipmentId: null, equipmentCode: null, slot: null, from: ra.performedAt, to: null, mslFloorLifeRemainingMinutesAtPlacement: null, state: 'rework', reworkActionId: ra.id });
     }
   }
-  return [...out.values()].sort((a, b) => a.refdes.localeCompare(b.refdes, 'en', { numeric: true }));
+  return [...out.values()].sort((a, b) => REFDES_ORDER.compare(a.refdes, b.refdes));
 }
