@@ -6,7 +6,9 @@ import {
   CfxDecodeError, decodeCfxPayload, encodeCfxEnvelope, makeNotSupportedResponse, type CfxDecodeResult, type CfxEnvelope, type CfxOutgoingEnvelope,
 } from './codec.ts';
 import { classifyMessage, SUPPORTED_MESSAGES, validateMessage, type CfxFieldError, type TypedMessage } from './messages.ts';
-import type { CfxDeps, EndpointInfo, HandlerContext, HandlerRegistry, HandlerResult, Machine, PassageRequest, Rejection } from './handlers/types.ts';
+import type { CfxDeps, EndpointInfo, HandlerContext, HandlerRegistry, HandlerResult, JointResult, Machine, PassageRequest, Rejection } from './handlers/types.ts';
+import { TransactionBook } from './book.ts';
+import { schedule, type ScheduleItem } from './schedule.ts';
 import type { BatchResult } from '../../modules/tracking/index.ts';
 import { machinePrincipal, type MachineResolver } from './machines.ts';
 import { insertDeadLetters, type NewDeadLetter } from '../store.ts';
@@ -207,7 +209,7 @@ export function createCfxPipeline(deps: CfxDeps, registry: HandlerRegistry, reso
 
   type Deferred = Map<string, { rows: unknown[]; write: (q: Queryable, rows: unknown[]) => Promise<unknown> }>;
 
-  async function process(tx: Tx, w: Work, batch: Map<string, Work>, safe: boolean, deferred: Deferred, wave: Wave): Promise<void> {
+  async function process(tx: Tx, w: Work, batch: Map<string, Work>, safe: boolean, deferred: Deferred, wave: Wave, book: TransactionBook): Promise<void> {
     const env = w.env;
     if (env.source !== null && env.source === opts.handle) {
       w.outcome = 'own';
@@ -271,7 +273,21 @@ export function createCfxPipeline(deps: CfxDeps, registry: HandlerRegistry, reso
         }
         await wave.add({ work: w, principal, requests, finish });
       },
+      joint: async (key, inputs, call, finish) => {
+        const entry = { work: w, key, inputs, call, finish } as unknown as JointEntry;
+        if (safe) {
+          w.passageResult = await finish((await runJoint([entry])).get(entry)! as JointResult<never>);
+          return;
+        }
+        wave.join(entry);
+      },
+      transactions: {
+        get: (tid) => book.get(w.machine!.equipmentId, tid),
+        put: (tid, row) => book.put(w.machine!.equipmentId, tid, row),
+      },
+      activeRecipe: (equipmentId, at) => book.activeRecipe(equipmentId, at, () => deps.equipment.activeRecipe(equipmentId, LATEST, tx), () => deps.equipment.activeRecipe(equipmentId, at, tx)),
     };
+    if (env.messageName === 'CFX.Production.RecipeActivated' && w.machine) book.forgetRecipe(w.machine.equipmentId);
     const commitStaged = () => {
       for (const [key, rows, write] of staged) {
         const d = deferred.get(key);
@@ -303,9 +319,12 @@ export function createCfxPipeline(deps: CfxDeps, registry: HandlerRegistry, reso
     let result: HandlerResult;
     try {
       result = await run();
+      // Its production transactions are written inside its savepoint.
+      await book.flush();
     } catch (e) {
       await tx.query(`ROLLBACK TO SAVEPOINT ${sp}`);
       await tx.query(`RELEASE SAVEPOINT ${sp}`);
+      book.forget();
       if (isRetryable(e)) throw e;
       if (e instanceof AppError && e.status < 500) {
         return setResult(w, { outcome: 'rejected', rejection: { code: e.code, message: e.message, ...(e.errors ? { errors: e.errors } : {}) } });
@@ -321,6 +340,7 @@ export function createCfxPipeline(deps: CfxDeps, registry: HandlerRegistry, reso
       // The handler left the transaction aborted (a failed statement it caught): undo it all.
       await tx.query(`ROLLBACK TO SAVEPOINT ${sp}`);
       await tx.query(`RELEASE SAVEPOINT ${sp}`);
+      book.forget();
       if (result.outcome !== 'rejected') {
         return setResult(w, { outcome: 'rejected', rejection: { code: 'HANDLER_FAILED', message: 'processing left the transaction in an error state' } });
       }
@@ -361,25 +381,53 @@ export function createCfxPipeline(deps: CfxDeps, registry: HandlerRegistry, reso
   }
 
   interface WaveEntry { work: Work; principal: Principal; requests: PassageRequest[]; finish: (results: BatchResult<unknown>[]) => Promise<HandlerResult> }
+  interface JointEntry { work: Work; key: string; inputs: unknown[]; call: (inputs: unknown[]) => Promise<unknown>; finish: (r: JointResult<unknown>) => Promise<HandlerResult> }
 
   /**
-   * The passages queued by the messages of a batch, applied together with one tracking call
-   * (`passages`: a unit's start and complete in one wave are applied in order by its rounds)
-   * when something needs their effects (see `before`), or at the end of the batch.
+   * Makes the joint calls of one key (see HandlerContext.joint): once with every message's
+   * inputs; when that is refused, once per message, so each refusal reaches its own message. A
+   * failure that is no clean refusal (an error, or a refusal after writing) is thrown: the batch
+   * is then redone in safe mode.
    */
-  function createWave(tx: Tx) {
+  async function runJoint(group: JointEntry[]): Promise<Map<JointEntry, JointResult<unknown>>> {
+    const out = new Map<JointEntry, JointResult<unknown>>();
+    const clean = (e: unknown): e is AppError => e instanceof AppError && e.status < 500 && !isRetryable(e) && !isTainted();
+    try {
+      const value = await group[0]!.call(group.flatMap((j) => j.inputs));
+      for (const j of group) out.set(j, { ok: true, value, joined: group.length > 1 });
+      return out;
+    } catch (e) {
+      if (!clean(e)) throw e;
+      if (group.length === 1) return out.set(group[0]!, { ok: false, error: e });
+    }
+    for (const j of group) {
+      try {
+        out.set(j, { ok: true, value: await j.call(j.inputs), joined: false });
+      } catch (e) {
+        if (!clean(e)) throw e;
+        out.set(j, { ok: false, error: e });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * What the messages of one level queued (see schedule.ts): their joint service calls, then
+   * their passages with one tracking call (`passages`), applied by `flush`; each message's
+   * `finish` then gives it its outcome.
+   */
+  function createWave() {
     let entries: WaveEntry[] = [];
+    let joints: JointEntry[] = [];
     let ids = new Set<string>();
     let aborts = new Set<string>();
-    let stations = new Set<number>();
     const members = new Set<Work>();
-    async function flush(): Promise<void> {
+    async function flushPassages(): Promise<void> {
       if (entries.length === 0) return;
       const now = entries;
       entries = [];
       ids = new Set();
       aborts = new Set();
-      stations = new Set();
       const results = await runPassages(now.flatMap((e) => e.requests.map((request) => ({ principal: e.principal, request }))));
       let k = 0;
       for (const e of now) {
@@ -389,37 +437,43 @@ export function createCfxPipeline(deps: CfxDeps, registry: HandlerRegistry, reso
         members.delete(e.work);
       }
     }
+    async function flush(): Promise<void> {
+      if (joints.length) {
+        const now = joints;
+        joints = [];
+        const groups = new Map<string, JointEntry[]>();
+        for (const j of now) {
+          const g = groups.get(j.key);
+          if (g) g.push(j);
+          else groups.set(j.key, [j]);
+        }
+        for (const g of groups.values()) {
+          const res = await runJoint(g);
+          for (const j of g) {
+            setResult(j.work, await j.finish(res.get(j)!));
+            members.delete(j.work);
+          }
+        }
+      }
+      await flushPassages();
+    }
     return {
       flush,
       has: (w: Work) => members.has(w),
+      join(e: JointEntry): void {
+        joints.push(e);
+        members.add(e.work);
+      },
       /** Queues a message's passages (an abort is applied after the wave's starts and completes, so it never shares a wave with them for one unit). */
       async add(e: WaveEntry): Promise<void> {
         const clash = e.requests.some((r) => (r.kind === 'abort' ? ids.has(r.input.identifier) : aborts.has(r.input.identifier)));
-        if (clash) await flush();
+        if (clash) await flushPassages();
         entries.push(e);
         members.add(e.work);
-        if (e.work.machine) stations.add(e.work.machine.stationId);
         for (const r of e.requests) {
           ids.add(r.input.identifier);
           if (r.kind === 'abort') aborts.add(r.input.identifier);
         }
-      },
-      /**
-       * Before a message that may read what the queued passages change, they are applied: a
-       * request; a message naming one of their units (or a unit of one of their panels, or a
-       * panel of one of their units); a message from a station with queued passages (its setup,
-       * materials, quality results). Messages about other units at other stations let the wave
-       * grow. Pure appends and passage messages never stop it (NON_READERS).
-       */
-      async before(w: Work): Promise<void> {
-        if (entries.length === 0 || NON_READERS.has(w.env.messageName) || w.cls !== 'supported') return;
-        if (SUPPORTED_MESSAGES[w.env.messageName as keyof typeof SUPPORTED_MESSAGES].request) return flush();
-        if (w.machine && stations.has(w.machine.stationId)) return flush();
-        const named = namedUnits(w.env.body);
-        if (named.some((n) => ids.has(n))) return flush();
-        if (named.length === 0) return;
-        const panel = await tx.query('SELECT 1 FROM panels WHERE code = ANY($1) LIMIT 1', [[...named, ...ids]], 'cfx_wave_panels');
-        if (panel.rowCount) await flush();
       },
     };
   }
@@ -504,6 +558,62 @@ export function createCfxPipeline(deps: CfxDeps, registry: HandlerRegistry, reso
     }
   }
 
+  /** The TransactionID a supported message carries (WorkStarted / WorkCompleted, results, installed materials …). */
+  function transactionIdOf(w: Work): string | null {
+    const tid = (w.typed?.body as { transactionId?: unknown } | undefined)?.transactionId;
+    return typeof tid === 'string' && tid !== '' ? tid : null;
+  }
+
+  /** What the scheduler needs to know of a message: its kind (see schedule.ts). */
+  function kindOf(w: Work): ScheduleItem['kind'] {
+    const name = w.env.messageName;
+    if (w.cls !== 'supported' || w.errors || !w.typed || !registry.get(name) || (w.env.source !== null && w.env.source === opts.handle)) return 'free';
+    if (SUPPORTED_MESSAGES[name as keyof typeof SUPPORTED_MESSAGES].request) return 'barrier';
+    if (!w.machine) return 'free';
+    if (name === 'CFX.Production.WorkStarted') return 'start';
+    if (name === 'CFX.Production.WorkCompleted') return 'complete';
+    return NON_READERS.has(name) ? 'free' : 'effect';
+  }
+
+  /**
+   * The levels of a batch (schedule.ts): each message's kind, station and units. A message
+   * naming no unit but a TransactionID is about the units of that transaction (named by its
+   * WorkStarted earlier in the batch, or before). A panel and its units are one key: one query
+   * finds which of the named identifiers are panels or units of panels.
+   */
+  async function plan(tx: Tx, fresh: Work[], book: TransactionBook): Promise<number[][]> {
+    const items: ScheduleItem[] = [];
+    const started = new Map<string, string[]>();
+    const raw = new Set<string>();
+    for (const w of fresh) {
+      const kind = kindOf(w);
+      let units = kind === 'free' || kind === 'barrier' ? [] : namedUnits(w.env.body);
+      const tid = transactionIdOf(w);
+      if (tid && w.machine && kind !== 'free') {
+        const key = `${w.machine.equipmentId}\u0000${tid}`;
+        if (kind === 'start' && units.length) started.set(key, units);
+        else if (units.length === 0) units = started.get(key) ?? (await book.get(w.machine.equipmentId, tid))?.identifiers ?? [];
+      }
+      for (const u of units) raw.add(u);
+      items.push({ kind, stationId: w.machine?.stationId ?? null, units });
+    }
+    if (raw.size) {
+      const panels = (
+        await tx.query<{ panel: string; ident: string }>(
+          `SELECT p.code AS panel, p.code AS ident FROM panels p WHERE p.code = ANY($1::text[])
+           UNION ALL SELECT p.code, u.serial FROM units u JOIN panels p ON p.id = u.panel_id WHERE u.serial = ANY($1::text[])`,
+          [[...raw]],
+          'cfx_plan_panels',
+        )
+      ).rows;
+      if (panels.length) {
+        const canon = new Map(panels.map((r) => [r.ident, r.panel]));
+        for (const it of items) it.units = [...new Set(it.units.map((u) => canon.get(u) ?? u))];
+      }
+    }
+    return schedule(items);
+  }
+
   async function attempt(items: ItemState[], safe: boolean): Promise<void> {
     const works = items.flatMap((it) => it.works);
     for (const it of items) {
@@ -530,9 +640,8 @@ export function createCfxPipeline(deps: CfxDeps, registry: HandlerRegistry, reso
         const batch = new Map<string, Work>();
         const fresh: Work[] = [];
         const deferred: Deferred = new Map();
-        const wave = createWave(tx);
-        for (const [k, w] of works.entries()) {
-          if (k % 50 === 49) await yieldToIo();
+        const wave = createWave();
+        for (const w of works) {
           const prior = existing.get(w.env.uniqueId);
           const first = batch.get(w.env.uniqueId);
           if (prior || first) {
@@ -543,10 +652,25 @@ export function createCfxPipeline(deps: CfxDeps, registry: HandlerRegistry, reso
           }
           batch.set(w.env.uniqueId, w);
           fresh.push(w);
-          await wave.before(w);
-          await process(tx, w, batch, safe, deferred, wave);
         }
-        await wave.flush();
+        // The production transactions of the batch: one read (see book.ts).
+        const book = new TransactionBook(tx);
+        await book.load(fresh.flatMap((w) => {
+          const tid = transactionIdOf(w);
+          return tid && w.machine ? [{ equipmentId: w.machine.equipmentId, transactionId: tid }] : [];
+        }));
+        // Safe mode: one message after the other, each in its savepoint. Fast path: in levels (schedule.ts).
+        const levels = safe ? [fresh.map((_, i) => i)] : await plan(tx, fresh, book);
+        let n = 0;
+        for (const level of levels) {
+          for (const i of level) {
+            // Long batches must not hold the event loop: requests share it.
+            if (++n % 50 === 0) await yieldToIo();
+            await process(tx, fresh[i]!, batch, safe, deferred, wave, book);
+          }
+          await wave.flush();
+        }
+        await book.flush();
         const unsettled = fresh.find((w) => w.outcome === undefined);
         if (unsettled) throw new SafeModeNeeded(`${unsettled.env.messageName} ${unsettled.env.uniqueId} got no outcome`);
         // A request repeated inside one batch gets the first one's answer.
@@ -601,6 +725,9 @@ export function createCfxPipeline(deps: CfxDeps, registry: HandlerRegistry, reso
   return { ingest, handle: opts.handle, registry };
 }
 export type CfxPipeline = ReturnType<typeof createCfxPipeline>;
+
+/** "At any time": the latest activation (see TransactionBook.activeRecipe). */
+const LATEST = new Date('9999-12-31T00:00:00Z');
 
 const yieldToIo = () => new Promise<void>((resolve) => setImmediate(resolve));
 

@@ -195,6 +195,30 @@ const MOUNT_WHERE_USED_SQL = (column: 'package_id' | 'stencil_id') => `
                 FROM consumable_mounts c JOIN equipment e ON e.id = c.equipment_id WHERE c.${column} = $1)
   ${passagesSql('iv', false)}`;
 
+/**
+ * M3 installations of a call (recordInstalls): per (unit, designator) the latest row of the call;
+ * the designator's active row is probed in the unique active-row index; a row of another package
+ * is marked replaced (found by primary key: `id = ANY(array)`, an index scan whatever the row
+ * estimates), the same package again is left as it is, the rest is inserted. No step joins the
+ * table as a whole, so neither its size nor the planner's guess of the call's size matters.
+ */
+const INSTALL_SQL = `
+  WITH x AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::timestamptz[])
+                             AS x(unit_id, refdes, package_id, equipment_id, station_id, slot, at)),
+       d AS (SELECT DISTINCT ON (unit_id, refdes) * FROM x ORDER BY unit_id, refdes, at DESC),
+       cur AS MATERIALIZED (
+         SELECT d.*, a.id AS active_id, a.package_id AS active_package FROM d
+           LEFT JOIN LATERAL (SELECT mi.id, mi.package_id FROM material_installs mi
+                               WHERE mi.unit_id = d.unit_id AND mi.refdes = d.refdes AND mi.kind = 'installed' AND mi.removed_at IS NULL LIMIT 1) a ON true),
+       old AS (UPDATE material_installs mi SET removed_at = GREATEST((SELECT c.at FROM cur c WHERE c.active_id = mi.id), mi.installed_at), removal_reason = 'replaced'
+                WHERE mi.id = ANY (ARRAY(SELECT c.active_id FROM cur c WHERE c.active_package <> c.package_id))
+               RETURNING mi.id),
+       ins AS (INSERT INTO material_installs (unit_id, kind, refdes, package_id, equipment_id, station_id, slot, installed_at, source, recorded_by)
+               SELECT c.unit_id, 'installed', c.refdes, c.package_id, c.equipment_id, c.station_id, c.slot, c.at, $8, $9 FROM cur c
+                WHERE c.active_id IS NULL OR c.active_package <> c.package_id
+               RETURNING id)
+  SELECT (SELECT count(*)::int FROM old) AS replaced, (SELECT count(*)::int FROM ins) AS inserted`;
+
 export interface TraceDeps {
   store: PackageStore;
 }
@@ -236,7 +260,12 @@ export function createTraceService(db: Db, deps: TraceDeps) {
   interface ResolvedUnit { id: number; serial: string; basisId: number; workOrderId: number }
 
   /** Resolves units by serial, or panel ID + position, in one query; unknown ones are reported per index. */
-  async function resolveUnits(q: Queryable, refs: Array<{ unit: string; position?: number | null }>): Promise<Array<ResolvedUnit | null>> {
+  async function resolveUnits(q: Queryable, all: Array<{ unit: string; position?: number | null }>): Promise<Array<ResolvedUnit | null>> {
+    // Each distinct reference once (a machine's report names the same unit for every slot).
+    const keyOf = (x: { unit: string; position?: number | null }) => `${x.position ?? ''}|${x.unit}`;
+    const distinct = new Map<string, { unit: string; position?: number | null }>();
+    for (const x of all) if (!distinct.has(keyOf(x))) distinct.set(keyOf(x), x);
+    const refs = [...distinct.values()];
     const r = await q.query<ResolvedUnit & { i: number }>(
       `SELECT x.i::int AS i, u.id, u.serial, w.basis_id AS "basisId", u.work_order_id AS "workOrderId"
          FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS x(ident, pos, i)
@@ -249,22 +278,30 @@ export function createTraceService(db: Db, deps: TraceDeps) {
          JOIN work_orders w ON w.id = u.work_order_id`,
       [refs.map((x) => x.unit), refs.map((x) => x.position ?? null)],
     );
-    const out: Array<ResolvedUnit | null> = refs.map(() => null);
-    for (const row of r.rows) out[row.i - 1] = row.basisId === null ? null : { id: row.id, serial: row.serial, basisId: row.basisId, workOrderId: row.workOrderId };
-    return out;
+    const found = new Map<string, ResolvedUnit>();
+    for (const row of r.rows) if (row.basisId !== null) found.set(keyOf(refs[row.i - 1]!), { id: row.id, serial: row.serial, basisId: row.basisId, workOrderId: row.workOrderId });
+    return all.map((x) => found.get(keyOf(x)) ?? null);
   }
 
-  async function resolvePackages(q: Queryable, refs: Array<{ packageId?: number; packageCode?: string }>) {
+  async function resolvePackages(q: Queryable, all: Array<{ packageId?: number; packageCode?: string }>) {
+    const keyOf = (x: { packageId?: number; packageCode?: string }) => (x.packageId !== undefined ? `#${x.packageId}` : `:${x.packageCode ?? ''}`);
+    const distinct = new Map<string, { packageId?: number; packageCode?: string }>();
+    for (const x of all) if (!distinct.has(keyOf(x))) distinct.set(keyOf(x), x);
+    const refs = [...distinct.values()];
+    // One index probe per distinct package: by id, else by code.
     const r = await q.query<{ i: number; id: number; code: string; partId: number; ipn: string }>(
       `SELECT x.i::int AS i, pk.id, pk.code, l.part_id AS "partId", p.ipn
          FROM unnest($1::bigint[], $2::text[]) WITH ORDINALITY AS x(pid, pcode, i)
-         JOIN material_packages pk ON pk.id = x.pid OR (x.pid IS NULL AND pk.code = x.pcode)
+         JOIN LATERAL (SELECT pk.id, pk.code, pk.material_lot_id FROM material_packages pk WHERE pk.id = x.pid
+                       UNION ALL
+                       SELECT pk.id, pk.code, pk.material_lot_id FROM material_packages pk WHERE x.pid IS NULL AND pk.code = x.pcode
+                       LIMIT 1) pk ON true
          JOIN material_lots l ON l.id = pk.material_lot_id JOIN parts p ON p.id = l.part_id`,
       [refs.map((x) => x.packageId ?? null), refs.map((x) => (x.packageId === undefined ? x.packageCode ?? null : null))],
     );
-    const out: Array<{ id: number; code: string; partId: number; ipn: string } | null> = refs.map(() => null);
-    for (const row of r.rows) out[row.i - 1] = row;
-    return out;
+    const found = new Map<string, { id: number; code: string; partId: number; ipn: string }>();
+    for (const row of r.rows) found.set(keyOf(refs[row.i - 1]!), row);
+    return all.map((x) => found.get(keyOf(x)) ?? null);
   }
 
   function refuse(errors: FieldError[]): never {
@@ -309,23 +346,17 @@ export function createTraceService(db: Db, deps: TraceDeps) {
       }
       if (errors.length) refuse(errors);
       // One statement: supersede other packages' active rows, skip exact repeats, insert the rest.
+      // The active row of each (unit, designator) is found by one probe of the unique active-row
+      // index (LATERAL … LIMIT 1): the cost follows the rows of the call, never the table's size,
+      // whatever the planner thinks of the unnest's row count or of stale statistics.
       const at = rows.map((r) => r.item.installedAt ?? now);
       const r = await tx.query<{ replaced: number; inserted: number }>(
-        `WITH x AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::timestamptz[]) AS x(unit_id, refdes, package_id, equipment_id, station_id, slot, at)),
-              d AS (SELECT DISTINCT ON (unit_id, refdes) * FROM x ORDER BY unit_id, refdes, at DESC),
-              old AS (UPDATE material_installs mi SET removed_at = GREATEST(d.at, mi.installed_at), removal_reason = 'replaced'
-                        FROM d WHERE mi.unit_id = d.unit_id AND mi.refdes = d.refdes AND mi.kind = 'installed' AND mi.removed_at IS NULL AND mi.package_id <> d.package_id
-                      RETURNING mi.id),
-              ins AS (INSERT INTO material_installs (unit_id, kind, refdes, package_id, equipment_id, station_id, slot, installed_at, source, recorded_by)
-                      SELECT d.unit_id, 'installed', d.refdes, d.package_id, d.equipment_id, d.station_id, d.slot, d.at, $8, $9 FROM d
-                       WHERE NOT EXISTS (SELECT 1 FROM material_installs mi WHERE mi.unit_id = d.unit_id AND mi.refdes = d.refdes AND mi.kind = 'installed'
-                                           AND mi.removed_at IS NULL AND mi.package_id = d.package_id)
-                      RETURNING id)
-         SELECT (SELECT count(*)::int FROM old) AS replaced, (SELECT count(*)::int FROM ins) AS inserted`,
+        INSTALL_SQL,
         [
           rows.map((x) => x.unitId), rows.map((x) => x.refdes), rows.map((x) => x.packageId), rows.map((x) => x.item.equipmentId ?? null),
           rows.map((x) => x.item.stationId ?? null), rows.map((x) => x.item.slot ?? null), at, source, who.name,
         ],
+        'materials.record_installs',
       );
       const { replaced, inserted } = r.rows[0]!;
       const unitsTouched = [...new Set(rows.map((x) => x.unitId))];

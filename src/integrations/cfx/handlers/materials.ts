@@ -1,7 +1,7 @@
 import type { ApplyInput, InstallInput, ManualMsdEvent, MaterialPackage, MaterialsService, UninstallInput } from '../../../modules/materials/index.ts';
 import type { MaterialLocation, SupportedMessageName } from '../messages.ts';
 import { refusalOf } from './production.ts';
-import { applied, recorded, rejected, type HandlerContext, type HandlerResult, type HandlerSpec, type Machine, type Rejection } from './types.ts';
+import { applied, pending, recorded, rejected, type HandlerContext, type HandlerResult, type HandlerSpec, type Machine, type Rejection } from './types.ts';
 
 /**
  * Material messages → the materials service: feeder loading is verified exactly as a scan at
@@ -43,7 +43,7 @@ export async function resolveProgram(ctx: HandlerContext): Promise<ResolvedProgr
       }
     }
   }
-  const recipe = await equipment.activeRecipe(mc.equipmentId, new Date(), ctx.tx);
+  const recipe = await ctx.activeRecipe(mc.equipmentId, new Date());
   if (recipe) {
     const ps = (await products.listPrograms({ name: recipe.recipeName }, ctx.tx)).filter(
       (p) => p.state === 'released' && p.stationType === mc.stationType && (recipe.revision === null || p.revision === recipe.revision),
@@ -274,14 +274,23 @@ export const materialsHandlers = [
         items.push(...groups.values());
       }
       if (items.length === 0) return recorded('no installed components with reference designators: nothing to trace at M3');
-      try {
-        const r = await materials.recordInstalls(ctx.principal, items, 'cfx', ctx.tx);
-        return applied(`${r.installed} designator(s) installed, ${r.replaced} replaced, ${r.unchanged} already known${skipped ? `; ${skipped} entr(ies) without designators` : ''}`);
-      } catch (e) {
-        const r = refusalOf(e);
-        if (!r) throw e;
-        return rejected(r.code, r.message, r.errors ? { errors: r.errors } : {});
-      }
+      // One call for the installations of every message of this machine applied together (HandlerContext.joint).
+      const designators = items.reduce((n, it) => n + it.refdes.length, 0);
+      const note = skipped ? `; ${skipped} entr(ies) without designators` : '';
+      await ctx.joint(`materials.installs:${ctx.principal.name}`, items, (all) => materials.recordInstalls(ctx.principal, all, 'cfx', ctx.tx), async (r) => {
+        if (!r.ok) {
+          const ref = refusalOf(r.error);
+          if (!ref) throw r.error;
+          return rejected(ref.code, ref.message, ref.errors ? { errors: ref.errors } : {});
+        }
+        const v = r.value;
+        return applied(
+          r.joined
+            ? `${designators} designator(s) recorded, together with other messages (in all ${v.installed} installed, ${v.replaced} replaced, ${v.unchanged} already known)${note}`
+            : `${v.installed} designator(s) installed, ${v.replaced} replaced, ${v.unchanged} already known${note}`,
+        );
+      });
+      return pending();
     },
   } satisfies HandlerSpec<'CFX.Production.Assembly.MaterialsInstalled'>,
   {
@@ -350,8 +359,7 @@ function capped(_ctx: HandlerContext, materials: MaterialsService, at: Date): Da
 async function unitOf(ctx: HandlerContext, identifier: string | null, transactionId: string | null): Promise<string | Rejection> {
   if (identifier && identifier.trim() !== '') return identifier;
   if (transactionId) {
-    const r = await ctx.tx.query<{ identifiers: string[] }>('SELECT identifiers FROM cfx_transactions WHERE equipment_id = $1 AND transaction_id = $2', [m(ctx).equipmentId, transactionId]);
-    const ids = r.rows[0]?.identifiers ?? [];
+    const ids = (await ctx.transactions.get(transactionId))?.identifiers ?? [];
     if (ids.length === 1) return ids[0]!;
     return { code: 'CFX_NO_UNITS', message: `the entry names no unit and transaction ${transactionId} ${ids.length ? `has ${ids.length} units` : 'is unknown on this machine'}` };
   }

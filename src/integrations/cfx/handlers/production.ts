@@ -1,6 +1,7 @@
 import { AppError } from '../../../platform/errors.ts';
 import type { CountInput, MovementInput, ReadingInput } from '../../../modules/equipment/index.ts';
 import type { BatchResult } from '../../../modules/tracking/index.ts';
+import { emptyTransaction, type ParkedCompletion, type TransactionRow } from '../book.ts';
 import type { CfxBodies, CfxPolymorphic, UnitPosition } from '../messages.ts';
 import { applied, pending, recorded, rejected, type HandlerContext, type HandlerResult, type HandlerSpec, type Machine, type PassageRequest, type Rejection } from './types.ts';
 
@@ -29,9 +30,11 @@ export function identifiersOf(b: { primaryIdentifier: string | null; units: Unit
   return b.primaryIdentifier && b.primaryIdentifier.trim() !== '' ? [b.primaryIdentifier] : [];
 }
 
-/** Turns a service refusal into a rejection with the most specific code (the interlock's reason when there is one). */
+/** Turns a service refusal into a rejection with the most specific code (the interlock's reason when there is one); null for what is not a refusal. */
 export function refusalOf(e: unknown, identifier?: string): Rejection | null {
-  if (!(e instanceof AppError) || e.status >= 500) return null;
+  // A concurrent update (a deadlock or serialization failure between two batches) is no refusal:
+  // the batch is retried.
+  if (!(e instanceof AppError) || e.status >= 500 || e.code === 'CONCURRENT_UPDATE') return null;
   const verdict = e.details?.verdict as { primary?: { code: string; number: number; message: string } | null } | undefined;
   const primary = verdict?.primary;
   const prefix = identifier ? `${identifier}: ` : '';
@@ -41,7 +44,7 @@ export function refusalOf(e: unknown, identifier?: string): Rejection | null {
 
 async function program(ctx: HandlerContext, name: string | null, revision: string | null): Promise<{ name: string | null; revision: string | null }> {
   if (name) return { name, revision };
-  const active = await ctx.deps.equipment.activeRecipe(m(ctx).equipmentId, ctx.envelope.timeStamp, ctx.tx);
+  const active = await ctx.activeRecipe(m(ctx).equipmentId, ctx.envelope.timeStamp);
   return { name: active?.recipeName ?? null, revision: active?.revision ?? null };
 }
 
@@ -54,38 +57,6 @@ async function movements(ctx: HandlerContext, kind: MovementInput['kind'], b: { 
   return applied();
 }
 
-interface TransactionRow {
-  identifiers: string[];
-  recipe_name: string | null;
-  recipe_revision: string | null;
-  started_at: Date | null;
-  started_message: string | null;
-  completed_message: string | null;
-  parked_completion: ParkedCompletion | null;
-}
-interface ParkedCompletion {
-  uniqueId: string;
-  at: string;
-  body: CfxBodies['CFX.Production.WorkCompleted'];
-}
-
-const TX_COLUMNS = 'identifiers, recipe_name, recipe_revision, started_at, started_message, completed_message, parked_completion';
-
-/**
- * Reads the transaction's row as it was (locked) and writes the new facts, in one statement:
- * `upsert` is the INSERT … ON CONFLICT of the message; the row returned is the state before it.
- */
-async function transactionRow(ctx: HandlerContext, tid: string, upsert: string, params: unknown[], name: string): Promise<TransactionRow | undefined> {
-  return (
-    await ctx.tx.query<TransactionRow>(
-      `WITH old AS (SELECT ${TX_COLUMNS} FROM cfx_transactions WHERE equipment_id = $1 AND transaction_id = $2 FOR UPDATE), up AS (${upsert} RETURNING 1)
-       SELECT * FROM old`,
-      [m(ctx).equipmentId, tid, ...params],
-      name,
-    )
-  ).rows[0];
-}
-
 type Result = 'pass' | 'fail' | 'scrap';
 const UNIT_RESULT: Record<string, Result | 'skip'> = { Pass: 'pass', Fail: 'fail', Scrap: 'scrap', Skip: 'skip' };
 
@@ -94,7 +65,9 @@ function outcomeOf(results: BatchResult<unknown>[], ids: string[], ok: (r: Batch
   const refusals: Rejection[] = [];
   results.forEach((r, i) => {
     if (r.ok || ok(r, i)) return;
-    refusals.push(refusalOf(r.error, ids[i])!);
+    const refusal = refusalOf(r.error, ids[i]);
+    if (!refusal) throw r.error; // not a refusal (a concurrent update): the batch is retried
+    refusals.push(refusal);
   });
   if (refusals.length) return rejected(refusals[0]!.code, refusals.map((x) => x.message).join('; '), refusals[0]!.errors ? { errors: refusals[0]!.errors } : {});
   return applied(detail);
@@ -116,7 +89,7 @@ async function applyCompletion(
   at: Date,
   messageId: string,
   ids: string[],
-  tx: TransactionRow | undefined,
+  tx: TransactionRow | null,
   onResult?: (r: HandlerResult) => Promise<HandlerResult>,
 ): Promise<HandlerResult> {
   const mc = m(ctx);
@@ -173,26 +146,20 @@ export const productionHandlers = [
       const mc = m(ctx);
       const ids = identifiersOf(b);
       const at = ctx.envelope.timeStamp;
-      const row = await transactionRow(
-        ctx, b.transactionId,
-        `INSERT INTO cfx_transactions (equipment_id, transaction_id, identifiers, recipe_name, recipe_revision, started_at, started_message)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
-         ON CONFLICT (equipment_id, transaction_id) DO UPDATE SET identifiers = CASE WHEN cardinality(EXCLUDED.identifiers) > 0 THEN EXCLUDED.identifiers ELSE cfx_transactions.identifiers END,
-           recipe_name = COALESCE(EXCLUDED.recipe_name, cfx_transactions.recipe_name), recipe_revision = COALESCE(EXCLUDED.recipe_revision, cfx_transactions.recipe_revision),
-           started_at = EXCLUDED.started_at, started_message = EXCLUDED.started_message`,
-        [ids, b.recipeName, b.revision, at, ctx.envelope.uniqueId],
-        'cfx_tx_start',
-      );
+      // The transaction as it was, and the start's facts (see book.ts: written at the end of the batch).
+      const row = await ctx.transactions.get(b.transactionId);
+      const next: TransactionRow = {
+        ...(row ?? emptyTransaction()), identifiers: ids.length ? ids : (row?.identifiers ?? []), recipe_name: b.recipeName ?? row?.recipe_name ?? null,
+        recipe_revision: b.revision ?? row?.recipe_revision ?? null, started_at: at, started_message: ctx.envelope.uniqueId,
+      };
+      ctx.transactions.put(b.transactionId, next);
       if (row?.parked_completion) {
         // The completion came first and named no units: apply it now that the units are known.
         const p = row.parked_completion;
-        const txRow = { ...row, identifiers: ids, started_at: at, recipe_name: b.recipeName ?? row.recipe_name, recipe_revision: b.revision ?? row.recipe_revision };
-        await ctx.tx.query(
-          `UPDATE cfx_transactions SET parked_completion = NULL, completed_at = $3, completed_message = $4 WHERE equipment_id = $1 AND transaction_id = $2`,
-          [mc.equipmentId, b.transactionId, new Date(p.at), p.uniqueId],
-        );
+        const txRow = { ...next, identifiers: ids };
+        ctx.transactions.put(b.transactionId, { ...next, parked_completion: null, completed_at: new Date(p.at), completed_message: p.uniqueId });
         const done = applied(`start not applied: its WorkCompleted ${p.uniqueId} had arrived first and was applied now`);
-        return applyCompletion(ctx, p.body, new Date(p.at), p.uniqueId, ids, txRow, async (r) => {
+        return applyCompletion(ctx, p.body as unknown as CfxBodies['CFX.Production.WorkCompleted'], new Date(p.at), p.uniqueId, ids, txRow, async (r) => {
           await ctx.settle(p.uniqueId, r);
           return done;
         });
@@ -215,17 +182,15 @@ export const productionHandlers = [
       const mc = m(ctx);
       const at = ctx.envelope.timeStamp;
       const named = identifiersOf(b);
-      // Record the completion (keeping an earlier one) and read the transaction as it was, in one statement.
-      const row = await transactionRow(
-        ctx, b.transactionId,
-        `INSERT INTO cfx_transactions (equipment_id, transaction_id, identifiers, completed_at, completed_message)
-         SELECT $1, $2, $3, $4, $5 WHERE cardinality($3::text[]) > 0
-         ON CONFLICT (equipment_id, transaction_id) DO UPDATE SET completed_at = COALESCE(cfx_transactions.completed_at, EXCLUDED.completed_at),
-           completed_message = COALESCE(cfx_transactions.completed_message, EXCLUDED.completed_message),
-           identifiers = CASE WHEN cardinality(cfx_transactions.identifiers) = 0 THEN EXCLUDED.identifiers ELSE cfx_transactions.identifiers END`,
-        [named, at, ctx.envelope.uniqueId],
-        'cfx_tx_complete',
-      );
+      // The transaction as it was; the completion is recorded (an earlier one is kept).
+      const row = await ctx.transactions.get(b.transactionId);
+      if (row || named.length) {
+        const base = row ?? emptyTransaction();
+        ctx.transactions.put(b.transactionId, {
+          ...base, identifiers: base.identifiers.length ? base.identifiers : named, completed_at: base.completed_at ?? at,
+          completed_message: base.completed_message ?? ctx.envelope.uniqueId,
+        });
+      }
       if (row?.completed_message && row.completed_message !== ctx.envelope.uniqueId) {
         return applied(`TransactionID ${b.transactionId} was already completed by ${row.completed_message}`);
       }
@@ -233,18 +198,10 @@ export const productionHandlers = [
       if (ids.length === 0) {
         if (row?.started_message) return rejected('CFX_NO_UNITS', `WorkCompleted names no units and its WorkStarted ${row.started_message} named none either`);
         if (row?.parked_completion) return recorded(`another completion of TransactionID ${b.transactionId} (${row.parked_completion.uniqueId}) is already waiting for its WorkStarted; this one is kept, not applied`);
-        const parked: ParkedCompletion = { uniqueId: ctx.envelope.uniqueId, at: at.toISOString(), body: b };
-        await ctx.tx.query(
-          `INSERT INTO cfx_transactions (equipment_id, transaction_id, parked_completion) VALUES ($1, $2, $3)
-           ON CONFLICT (equipment_id, transaction_id) DO UPDATE SET parked_completion = EXCLUDED.parked_completion`,
-          [mc.equipmentId, b.transactionId, JSON.stringify(parked)],
-        );
+        const parked: ParkedCompletion = { uniqueId: ctx.envelope.uniqueId, at: at.toISOString(), body: b as unknown as ParkedCompletion['body'] };
+        // Parked: the completion is not recorded as applied until its WorkStarted names the units.
+        ctx.transactions.put(b.transactionId, { ...(row ?? emptyTransaction()), parked_completion: parked });
         return recorded(`waiting for the WorkStarted of TransactionID ${b.transactionId} to name the units`);
-      }
-      if (!named.length) {
-        await ctx.tx.query(`UPDATE cfx_transactions SET completed_at = $3, completed_message = $4 WHERE equipment_id = $1 AND transaction_id = $2`, [
-          mc.equipmentId, b.transactionId, at, ctx.envelope.uniqueId,
-        ]);
       }
       return applyCompletion(ctx, b, at, ctx.envelope.uniqueId, ids, row);
     },

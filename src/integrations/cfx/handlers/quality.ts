@@ -3,7 +3,7 @@ import { CFX_INSPECTION_METHOD, CFX_TEST_METHOD, CFX_TEST_RESULT, type DefectInp
 import type { Defect, Measurement } from '../messages.ts';
 import { measurementReadings } from './equipment.ts';
 import { refusalOf } from './production.ts';
-import { applied, recorded, rejected, type HandlerContext, type HandlerResult, type HandlerSpec, type Machine } from './types.ts';
+import { applied, pending, recorded, rejected, type HandlerContext, type HandlerResult, type HandlerSpec, type Machine } from './types.ts';
 
 /**
  * Inspection, test and repair results → the quality service (`recordResults`, the function
@@ -40,20 +40,23 @@ function measurements(list: Measurement[], test: string | null = null): Measurem
 async function unitOf(ctx: HandlerContext, transactionId: string | null, unit: string | null): Promise<string | null> {
   if (unit) return unit;
   if (!transactionId) return null;
-  const r = await ctx.tx.query<{ identifiers: string[] }>('SELECT identifiers FROM cfx_transactions WHERE equipment_id = $1 AND transaction_id = $2', [m(ctx).equipmentId, transactionId]);
-  return r.rows[0]?.identifiers[0] ?? null;
+  return (await ctx.transactions.get(transactionId))?.identifiers[0] ?? null;
 }
 
+/**
+ * Records the message's results with the quality service; the results of the other messages of
+ * the same machine applied together with it go in the same call (HandlerContext.joint).
+ */
 async function record(ctx: HandlerContext, inputs: ResultInput[]): Promise<HandlerResult> {
   if (inputs.length === 0) return applied('no unit results in the message');
-  try {
-    await ctx.deps.quality!.recordResults(ctx.principal, inputs);
-  } catch (e) {
-    const r = refusalOf(e);
-    if (!r) throw e;
-    return rejected(r.code, r.message, r.errors ? { errors: r.errors } : {});
-  }
-  return applied();
+  const quality = ctx.deps.quality!;
+  await ctx.joint(`quality.results:${ctx.principal.name}`, inputs, (all) => quality.recordResults(ctx.principal, all), async (r) => {
+    if (r.ok) return applied();
+    const ref = refusalOf(r.error);
+    if (!ref) throw r.error;
+    return rejected(ref.code, ref.message, ref.errors ? { errors: ref.errors } : {});
+  });
+  return pending();
 }
 
 export const qualityHandlers = [

@@ -82,7 +82,7 @@ export const requestHandlers = [
       if (!ctx.machine) return refuse('ENDPOINT_NOT_REGISTERED', `handle ${ctx.envelope.source ?? '(none)'} is not registered to any equipment`);
       const tracking = ctx.deps.tracking;
       if (!tracking) return refuse('SERVICE_UNAVAILABLE', 'unit tracking is not available');
-      const recipe = await ctx.deps.equipment.activeRecipe(ctx.machine.equipmentId, new Date(), ctx.tx);
+      const recipe = await ctx.activeRecipe(ctx.machine.equipmentId, new Date());
       const validate = (identifier: string) =>
         tracking.validate(ctx.principal, { equipment: ctx.machine!.equipmentCode, identifier, programName: recipe?.recipeName ?? null, programRevision: recipe?.revision ?? null });
       let verdicts: Verdict[];

@@ -7,6 +7,8 @@ import type { ProductsService } from '../../../modules/products/index.ts';
 import type { BatchResult, CompleteInput, StartInput, TrackingService } from '../../../modules/tracking/index.ts';
 import type { WorkOrdersService } from '../../../modules/work-orders/index.ts';
 import type { QualityService } from '../../../modules/quality/index.ts';
+import type { AppError } from '../../../platform/errors.ts';
+import type { TransactionRow } from '../book.ts';
 import type { CfxEnvelope, CfxOutgoingEnvelope } from '../codec.ts';
 import type { CfxBodies, SupportedMessageName } from '../messages.ts';
 
@@ -78,7 +80,29 @@ export interface HandlerContext {
    * message sees the effects of the earlier messages about its units.
    */
   passages(items: PassageRequest[], finish: (results: BatchResult<unknown>[]) => Promise<HandlerResult>): Promise<void>;
+  /**
+   * Queues a service call that can be made once for the messages of a batch applied together:
+   * the inputs of every message queued with the same `key` (the same service function and
+   * caller) are passed to one `call`. `finish` gets the result and gives the message its
+   * outcome; the handler then returns `pending()`. When the joint call refuses, each message's
+   * inputs are passed alone, so a refusal is given to the message it belongs to. Outside a batch
+   * (safe mode) the call is made at once with this message's inputs (`joined` false).
+   */
+  joint<T, R>(key: string, inputs: T[], call: (inputs: T[]) => Promise<R>, finish: (result: JointResult<R>) => Promise<HandlerResult>): Promise<void>;
+  /**
+   * The CFX production transactions of the sending machine (cfx_transactions), read once for
+   * the batch and written at its end (see book.ts).
+   */
+  transactions: {
+    get(transactionId: string): Promise<TransactionRow | null>;
+    put(transactionId: string, row: TransactionRow): void;
+  };
+  /** The equipment service's activeRecipe, remembered for the batch (a RecipeActivated in it makes it read again). */
+  activeRecipe(equipmentId: number, at: Date): Promise<{ recipeName: string; revision: string | null; activatedAt: Date } | undefined>;
 }
+
+/** What a joint call gave (see HandlerContext.joint): `joined` when other messages' inputs were in the same call. */
+export type JointResult<R> = { ok: true; value: R; joined: boolean } | { ok: false; error: AppError };
 
 /** One tracking passage a handler asks for (see HandlerContext.passages). */
 export type PassageRequest =
