@@ -198,7 +198,7 @@ export function createPackageStore(opts: StoreOptions) {
   }
 
   async function row(q: Queryable, id: number, lock = false): Promise<PackageRow> {
-    if (lock) await q.query('SELECT 1 FROM material_packages WHERE id = $1 FOR UPDATE', [id]);
+    if (lock) await q.query('SELECT 1 FROM material_packages WHERE id = $1 FOR NO KEY UPDATE', [id]);
     const r = await q.query<PackageRow>(`${PACKAGE_SELECT} WHERE pk.id = $1`, [id]);
     if (!r.rows[0]) throw notFound('package', id);
     return r.rows[0];

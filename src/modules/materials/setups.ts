@@ -266,7 +266,7 @@ export function createSetupService(db: Db, deps: SetupDeps, store: PackageStore)
 
   /** Takes a package off its machine after an unload: in-use becomes available, the location the machine's line. */
   async function takeOff(tx: Tx, who: Principal, iv: SetupInterval, at: Date): Promise<void> {
-    await tx.query(`SELECT 1 FROM material_packages WHERE id = $1 FOR UPDATE`, [iv.packageId]);
+    await tx.query(`SELECT 1 FROM material_packages WHERE id = $1 FOR NO KEY UPDATE`, [iv.packageId]);
     await tx.query(`UPDATE material_packages SET status = CASE WHEN status = 'in-use' THEN 'available' ELSE status END WHERE id = $1`, [iv.packageId]);
     await store.setLocation(tx, iv.packageId, await store.offMachineLocation(tx, iv.equipmentId));
     await store.logMovement(tx, who, iv.packageId, { kind: 'unloaded', workOrderId: iv.workOrderId, reason: `from ${iv.equipmentCode} slot ${iv.slot}`, at });
@@ -330,11 +330,11 @@ export function createSetupService(db: Db, deps: SetupDeps, store: PackageStore)
 
       let row: PackageRow | undefined;
       if (input.packageId !== undefined) {
-        const exists = await tx.query('SELECT 1 FROM material_packages WHERE id = $1 FOR UPDATE', [input.packageId]);
+        const exists = await tx.query('SELECT 1 FROM material_packages WHERE id = $1 FOR NO KEY UPDATE', [input.packageId]);
         if (exists.rowCount) row = await store.row(tx, input.packageId);
       } else {
         row = await store.rowByCode(tx, input.packageCode!);
-        if (row) await tx.query('SELECT 1 FROM material_packages WHERE id = $1 FOR UPDATE', [row.id]);
+        if (row) await tx.query('SELECT 1 FROM material_packages WHERE id = $1 FOR NO KEY UPDATE', [row.id]);
       }
       const scanned = row?.code ?? input.packageCode ?? `#${input.packageId}`;
 
