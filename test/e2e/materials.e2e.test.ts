@@ -90,6 +90,20 @@ describe('receiving', () => {
     expect(await page.locator('[data-verdict="nogo"]').innerText()).toMatch(/\bQ\b/);
     await screenshot(page, 'receive-refused');
     expect((await s().materials.listPackages({ ipn: p.partIpns[0]! })).length).toBe(1);
+
+    // Check only: what receiving would do (same lot again), nothing written; then received on request.
+    await page.getByLabel('Check only: show what would be received, receive nothing').check();
+    await scanLabel(eigp([`1P${mpn}`, 'Q1200', `1T${lot}`, '9D2312', '1VAcme']));
+    const preview = page.locator('[data-verdict="warn"]');
+    await preview.getByText('Preview', { exact: true }).waitFor();
+    expect(await preview.innerText()).toContain(`Not received. Receiving would book 1200 × ${mpn} for ${p.partIpns[0]}, existing lot ${lot}`);
+    expect(await page.getByTestId('parsed-label').locator('[data-field="quantity"]').innerText()).toBe('1200');
+    expect((await s().materials.listPackages({ ipn: p.partIpns[0]! })).length).toBe(1);
+    await screenshot(page, 'receive-preview');
+    await preview.getByRole('button', { name: 'Receive it now' }).click();
+    await page.locator('[data-verdict="go"]').getByText('Received').waitFor();
+    expect((await s().materials.listPackages({ ipn: p.partIpns[0]! })).map((x) => x.quantity).sort()).toEqual([1200, 2500]);
+    await page.getByLabel('Check only: show what would be received, receive nothing').uncheck();
     expect(ui.errors).toEqual([]);
   });
 });
@@ -104,7 +118,10 @@ describe('inventory and floor life', () => {
     await s().materials.recordMsdEvent(system, r.package.id, { type: 'opened', at: new Date(Date.now() - 161 * 3600_000) });
 
     await openMenu(page, 'Inventory');
+    // The search is the server's: the list request carries it.
+    const searched = page.waitForRequest((req) => req.url().includes('/api/v1/packages?') && new URL(req.url()).searchParams.get('q') === p.product.code);
     await page.getByLabel('Part number').fill(p.product.code);
+    await searched;
     const table = page.getByTestId('packages');
     await table.getByText(r.package.code, { exact: true }).waitFor();
     await table.getByText(other.package.code, { exact: true }).waitFor();

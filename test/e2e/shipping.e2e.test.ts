@@ -59,9 +59,21 @@ describe('packing', () => {
     expect(await go.innerText()).toContain(`${good} is in carton`);
     await page.getByTestId('carton-count').getByText('1 / 5').waitFor();
     await page.getByTestId('carton-units').getByText(good!, { exact: true }).waitFor();
+    // The carton label preview: the PNG of its Data Matrix.
+    await page.waitForFunction(`(document.querySelector('[data-testid="label-preview"]')?.naturalWidth ?? 0) > 0`);
     await screenshot(page, 'pack');
     const cartons = await s().shipping.listCartons({ workOrderId: m.wo.id });
     expect(cartons.map((c) => c.packed)).toEqual([1]);
+
+    // Another carton, then back to this one by scanning its label (looked up by code on the server).
+    await page.getByRole('button', { name: 'Other carton' }).click();
+    await page.locator('#carton-scan').waitFor();
+    await scan('carton-scan', 'NO-SUCH-CARTON');
+    await page.locator('[data-verdict="nogo"]').getByText('There is no carton NO-SUCH-CARTON.').waitFor();
+    const lookedUp = page.waitForRequest((req) => req.url().endsWith(`/api/v1/shipping/cartons/by-code/${encodeURIComponent(cartons[0]!.code)}`));
+    await scan('carton-scan', cartons[0]!.code);
+    await lookedUp;
+    await page.getByTestId('carton-count').getByText('1 / 5').waitFor();
     expect(ui.errors).toEqual([]);
   });
 });

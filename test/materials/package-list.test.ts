@@ -34,6 +34,9 @@ describe('package list filters on the server', () => {
     expect((await list(`q=${prefix}&limit=2000`)).map((p) => p.id)).toContain(a.package.id);
     // % is a character, not a wildcard.
     expect(await list('q=%25')).toEqual([]);
+    // Stock per part and location: the same search on the IPN.
+    const stock = await app.inject({ method: 'GET', url: `/api/v1/stock?q=${encodeURIComponent(sc.partIpns[2]!.toLowerCase())}`, headers: bearer(await tokenFor('viewer')) });
+    expect(stock.json().map((r: { ipn: string }) => r.ipn)).toEqual([sc.partIpns[2]]);
   });
 
   it('kind keeps one kind; msdState keeps packages in those moisture states (computed now)', async () => {

@@ -63,3 +63,13 @@ export function useAction<A extends unknown[], R>(fn: (...args: A) => Promise<R>
   const clearError = useCallback(() => setError(undefined), []);
   return [run, { busy, error, clearError }];
 }
+
+/** The value, once it has not changed for `ms` (a search field asks the server after typing pauses). */
+export function useDebounced<T>(value: T, ms = 250): T {
+  const [v, setV] = useState(value);
+  useEffect(() => {
+    const t = setTimeout(() => setV(value), ms);
+    return () => clearTimeout(t);
+  }, [value, ms]);
+  return v;
+}

@@ -447,7 +447,10 @@ export function registerMaterialsRoutes(app: App, svc: MaterialsService) {
     schema: {
       tags, summary: 'Stock per part and location (store place, line, machine)',
       querystring: Type.Object(
-        { partId: Type.Optional(Type.Integer()), ipn: Type.Optional(Type.String()), locationKind: Type.Optional(Enum(['store', 'line', 'equipment'] as const)), lineId: Type.Optional(Type.Integer()) },
+        {
+          partId: Type.Optional(Type.Integer()), ipn: Type.Optional(Type.String()), locationKind: Type.Optional(Enum(['store', 'line', 'equipment'] as const)), lineId: Type.Optional(Type.Integer()),
+          q: Type.Optional(Type.String({ minLength: 1, maxLength: 80, description: 'Search: IPN containing this, case-insensitive' })),
+        },
         { additionalProperties: false },
       ),
       response: {

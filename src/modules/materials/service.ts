@@ -791,7 +791,8 @@ export function createMaterialsService(db: Db, deps: MaterialsDeps, opts: Materi
   // ---------------------------------------------------------------- stock and warnings
 
   /** Pieces per part and location (store place, line, machine), from packages that are not empty or scrapped. */
-  async function stock(f: { partId?: number; ipn?: string; locationKind?: LocationKind; lineId?: number } = {}): Promise<StockRow[]> {
+  async function stock(f: { partId?: number; ipn?: string; locationKind?: LocationKind; lineId?: number; q?: string } = {}): Promise<StockRow[]> {
+    const q = f.q?.trim() ? f.q.trim().toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`) : null;
     const r = await db.query<StockRow & { locationKind: LocationKind; storePlace: string | null; lineId: number | null; lineCode: string | null; equipmentId: number | null; equipmentCode: string | null }>(
       `SELECT l.part_id AS "partId", p.ipn, pk.location_kind AS "locationKind", pk.store_place AS "storePlace", pk.line_id AS "lineId", ln.code AS "lineCode",
               pk.equipment_id AS "equipmentId", e.code AS "equipmentCode", count(*)::int AS packages,
@@ -800,9 +801,10 @@ export function createMaterialsService(db: Db, deps: MaterialsDeps, opts: Materi
          FROM ${PACKAGE_FROM}
         WHERE pk.status NOT IN ('empty','scrapped') AND ($1::bigint IS NULL OR l.part_id = $1) AND ($2::text IS NULL OR p.ipn = $2)
           AND ($3::text IS NULL OR pk.location_kind = $3) AND ($4::bigint IS NULL OR pk.line_id = $4 OR e.station_id IN (SELECT id FROM stations WHERE line_id = $4))
+          AND ($5::text IS NULL OR l.part_id IN (SELECT id FROM parts WHERE lower(ipn) LIKE '%' || $5 || '%'))
         GROUP BY l.part_id, p.ipn, pk.location_kind, pk.store_place, pk.line_id, ln.code, pk.equipment_id, e.code
         ORDER BY p.ipn, pk.location_kind DESC, pk.store_place NULLS FIRST, ln.code, e.code`,
-      [f.partId ?? null, f.ipn ?? null, f.locationKind ?? null, f.lineId ?? null],
+      [f.partId ?? null, f.ipn ?? null, f.locationKind ?? null, f.lineId ?? null, q],
     );
     return r.rows.map(({ locationKind, storePlace, lineId, lineCode, equipmentId, equipmentCode, ...rest }) => ({
       ...rest, location: { kind: locationKind, place: storePlace, lineId, lineCode, equipmentId, equipmentCode },

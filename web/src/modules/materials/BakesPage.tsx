@@ -14,7 +14,7 @@ export interface BakeRow { id: number; oven: string; temperatureC: number; durat
 /** Bake records: packages that need a bake, recording an oven run (floor life restarts), and recent bakes. */
 export function BakesPage() {
   const canBake = useCan(MATERIALS_ROLES.floor);
-  const needing = useQuery(async () => (await materialsApi.packages({ limit: 2000 })).filter((p) => p.msd.state === 'bake-required' || p.msd.state === 'expired'), []);
+  const needing = useQuery((signal) => materialsApi.packages({ msdState: 'bake-required,expired', limit: 2000 }, signal), []);
   const recent = useQuery(() => http.get<BakeRow[]>('/reports/bakes', { days: 90 }), []);
   const [batch, setBatch] = useState<Package[]>([]);
   const [scanError, setScanError] = useState<string | null>(null);

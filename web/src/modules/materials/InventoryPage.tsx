@@ -3,7 +3,7 @@ import { DataTable } from '../../components/DataTable.tsx';
 import { ErrorPanel } from '../../components/ErrorPanel.tsx';
 import { LabelActions } from '../../components/LabelActions.tsx';
 import { Badge, Checkbox, Field, Loading, PageHeader, Panel, formatDateTime, type Tone } from '../../components/ui.tsx';
-import { useQuery } from '../../hooks.ts';
+import { useDebounced, useQuery } from '../../hooks.ts';
 import { locationText, materialsApi, PACKAGE_STATUSES, type Package, type StockRow } from './api.ts';
 
 const STATUS_TONE: Record<string, Tone> = { available: 'good', 'in-use': 'info', blocked: 'bad', quarantined: 'warn', empty: 'neutral', scrapped: 'neutral' };
@@ -19,13 +19,14 @@ export function InventoryPage() {
   const [locationKind, setLocationKind] = useState('');
   const [finished, setFinished] = useState(false);
   const [openId, setOpenId] = useState<number | null>(null);
-  const filter = { locationKind: locationKind || undefined };
-  const packagesQ = useQuery(() => (view === 'packages' ? materialsApi.packages({ ...filter, status: status || undefined, includeFinished: finished || undefined, limit: 2000 }) : Promise.resolve(undefined)), [view, status, locationKind, finished]);
-  const stockQ = useQuery(() => (view === 'stock' ? materialsApi.stock(filter) : Promise.resolve(undefined)), [view, locationKind]);
-  // The part filter matches any part of the IPN (or, for packages, MPN and package ID), in the browser.
-  const needle = ipn.trim().toLowerCase();
-  const packages = { ...packagesQ, data: packagesQ.data?.filter((p) => !needle || `${p.ipn} ${p.mpn} ${p.code}`.toLowerCase().includes(needle)) };
-  const stock = { ...stockQ, data: stockQ.data?.filter((r) => !needle || r.ipn.toLowerCase().includes(needle)) };
+  // Every filter is the server's: the part search matches the IPN or MPN anywhere and the package ID from its start.
+  const q = useDebounced(ipn.trim());
+  const filter = { locationKind: locationKind || undefined, q: q || undefined };
+  const packages = useQuery(
+    (signal) => (view === 'packages' ? materialsApi.packages({ ...filter, status: status || undefined, includeFinished: finished || undefined, limit: 2000 }, signal) : Promise.resolve(undefined)),
+    [view, status, locationKind, finished, q],
+  );
+  const stock = useQuery((signal) => (view === 'stock' ? materialsApi.stock(filter, signal) : Promise.resolve(undefined)), [view, locationKind, q]);
   return (
     <>
       <PageHeader title="Inventory" subtitle="Every package with its status, place and quantity; stock per part and location." />

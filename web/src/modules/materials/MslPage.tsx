@@ -16,10 +16,8 @@ const WARN_MS = 8 * 3600_000;
  */
 export function MslPage() {
   const canFloor = useCan(MATERIALS_ROLES.floor);
-  const q = useQuery(async () => {
-    const all = await materialsApi.packages({ limit: 2000 });
-    return all.filter((p) => p.msd.expiresAt !== null || p.msd.state === 'expired' || p.msd.state === 'bake-required' || p.msd.state === 'exposed');
-  }, []);
+  // Out of their dry pack: floor life counting (or stopped in dry storage after exposure), run out, or bake required.
+  const q = useQuery((signal) => materialsApi.packages({ msdState: 'exposed,baked,expired,bake-required,unknown', limit: 2000 }, signal), []);
   const warnings = useQuery(() => materialsApi.warnings(), []);
   const [notice, setNotice] = useState<string | null>(null);
   const [event, eventState] = useAction(async (p: Package, type: 'dry-storage-in' | 'resealed-dry-pack') => {

@@ -23,7 +23,7 @@ function CheckResult({ check }: { check: Check | undefined }) {
 export function PasteStencilsPage() {
   const canFloor = useCan(MATERIALS_ROLES.floor);
   const jars = useQuery(async () => {
-    const all = (await materialsApi.packages({ limit: 2000 })).filter((p) => p.kind === 'paste-jar');
+    const all = await materialsApi.packages({ kind: 'paste-jar', limit: 2000 });
     const checks = await Promise.all(all.map((p) => materialsApi.pasteCheck(p.id)));
     return all.map((p, i) => ({ ...p, check: checks[i] }));
   }, []);

@@ -24,13 +24,17 @@ export interface Stencil {
 }
 export interface Check { ok: boolean; at: string; problems: { code: string; message: string }[] }
 
+export interface ReceiveScanBody { scan: string; ipn?: string; location?: { kind: 'store'; place?: string }; quarantine?: boolean; supplier?: string }
+
 export const PACKAGE_STATUSES = ['available', 'in-use', 'blocked', 'quarantined', 'empty', 'scrapped'] as const;
 
 export const materialsApi = {
-  receiveScan: (body: { scan: string; ipn?: string; location?: { kind: 'store'; place?: string }; quarantine?: boolean; supplier?: string }) => http.post<ReceiveResult>('/packages/receive-scan', body),
-  packages: (q: Query = {}) => http.get<Package[]>('/packages', q),
+  receiveScan: (body: ReceiveScanBody) => http.post<ReceiveResult>('/packages/receive-scan', body),
+  /** What receiving the scan would do, without receiving it (the package ID shown is not reserved). */
+  previewScan: (body: ReceiveScanBody) => http.post<ReceiveResult>('/packages/receive-scan/preview', body),
+  packages: (q: Query = {}, signal?: AbortSignal) => http.get<Package[]>('/packages', q, signal),
   package: (id: number) => http.get<Package>(`/packages/${id}`),
-  stock: (q: Query = {}) => http.get<StockRow[]>('/stock', q),
+  stock: (q: Query = {}, signal?: AbortSignal) => http.get<StockRow[]>('/stock', q, signal),
   warnings: (withinHours?: number) => http.get<Warning[]>('/material-warnings', withinHours === undefined ? {} : { withinHours }),
   msdEvent: (id: number, type: string, note?: string) => http.post<Package>(`/packages/${id}/msd-events`, { type, ...(note ? { note } : {}) }),
   bake: (body: { packageIds: number[]; oven: string; temperatureC: number; durationMinutes: number; notes?: string }) => http.post<{ bake: Bake; packages: Package[] }>('/bakes', body),
