@@ -331,13 +331,24 @@ export function createResults(db: Db, deps: ResultsDeps) {
     ).rows;
   }
 
-  async function listDefects(f: { serial?: string; workOrderId?: number; code?: string; refdes?: string; verification?: Verification; limit?: number }): Promise<Defect[]> {
+  /**
+   * Defects with the unit serial, station and time of their result (what a review queue shows),
+   * newest first, or oldest first with `order: 'oldest'` (the queue of calls to verify).
+   */
+  async function listDefects(f: {
+    serial?: string; workOrderId?: number; code?: string; refdes?: string; verification?: Verification; stationId?: number; order?: 'newest' | 'oldest'; limit?: number;
+  }): Promise<(Defect & { serial: string; stationId: number; stationCode: string; completedAt: Date })[]> {
     return (
-      await db.query<Defect>(
-        `SELECT ${DEFECT_SELECT.replace('FROM quality_defects', 'FROM quality_defects d')} WHERE ($1::text IS NULL OR d.unit_id = (SELECT id FROM units WHERE serial = $1))
+      await db.query<Defect & { serial: string; stationId: number; stationCode: string; completedAt: Date }>(
+        `SELECT d.id, d.result_id AS "resultId", d.unit_id AS "unitId", d.method, d.code, d.category, d.refdes, d.part_number AS "partNumber", d.image_ref AS "imageRef",
+                d.description, d.test_name AS "testName", d.machine_verification AS "machineVerification", d.verification, d.verified_by AS "verifiedBy",
+                d.verified_at AS "verifiedAt", u.serial, r.station_id AS "stationId", s.code AS "stationCode", r.completed_at AS "completedAt"
+           FROM quality_defects d JOIN quality_results r ON r.id = d.result_id JOIN units u ON u.id = d.unit_id JOIN stations s ON s.id = r.station_id
+          WHERE ($1::text IS NULL OR d.unit_id = (SELECT id FROM units WHERE serial = $1))
            AND ($2::bigint IS NULL OR d.work_order_id = $2) AND ($3::text IS NULL OR d.code = $3) AND ($4::text IS NULL OR d.refdes = $4)
-           AND ($5::text IS NULL OR d.verification = $5) ORDER BY d.id DESC LIMIT $6`,
-        [f.serial ?? null, f.workOrderId ?? null, f.code ?? null, f.refdes ?? null, f.verification ?? null, Math.min(f.limit ?? 200, 2000)],
+           AND ($5::text IS NULL OR d.verification = $5) AND ($7::bigint IS NULL OR r.station_id = $7)
+          ORDER BY d.id ${f.order === 'oldest' ? 'ASC' : 'DESC'} LIMIT $6`,
+        [f.serial ?? null, f.workOrderId ?? null, f.code ?? null, f.refdes ?? null, f.verification ?? null, Math.min(f.limit ?? 200, 2000), f.stationId ?? null],
       )
     ).rows;
   }

@@ -113,6 +113,11 @@ const DefectSchema = Open({
   id: Type.Integer(), resultId: Type.Integer(), unitId: Type.Integer(), code: Type.String(), category: NullableString, refdes: NullableString,
   verification: Type.String({ description: 'not_verified, confirmed, false_call, accepted or repaired' }), verifiedBy: NullableString, verifiedAt: NullableDateTime(),
 });
+const DefectWithResultSchema = Open({
+  id: Type.Integer(), resultId: Type.Integer(), unitId: Type.Integer(), code: Type.String(), category: NullableString, refdes: NullableString,
+  verification: Type.String({ description: 'not_verified, confirmed, false_call, accepted or repaired' }), verifiedBy: NullableString, verifiedAt: NullableDateTime(),
+  serial: Type.String(), stationId: Type.Integer(), stationCode: Type.String(), completedAt: DateTime({ description: 'When the result that found it was completed' }),
+});
 const HoldProps = {
   id: Type.Integer(), number: Type.String(), scope: Type.String(), reasonCode: Type.String(), reason: Type.String(), source: Type.String(), placedAt: DateTime(), placedBy: Type.String(),
   releasedAt: NullableDateTime(), releasedBy: NullableString, releaseReason: NullableString, releaseSignatureId: NullableInt,
@@ -221,12 +226,13 @@ export function registerQualityRoutes(app: App, svc: QualityService) {
   app.get('/api/v1/quality/defects', {
     config: { roles: read },
     schema: {
-      tags, summary: 'Defects (machine calls), newest first',
+      tags, summary: 'Defects (machine calls) with the unit, station and time of their result',
       querystring: Type.Object({
         serial: Type.Optional(Type.String()), workOrderId: Type.Optional(Id), code: Type.Optional(Type.String()), refdes: Type.Optional(Type.String()),
-        verification: Type.Optional(Enum(['not_verified', 'confirmed', 'false_call', 'accepted', 'repaired'] as const)), limit: Limit,
+        verification: Type.Optional(Enum(['not_verified', 'confirmed', 'false_call', 'accepted', 'repaired'] as const)), stationId: Type.Optional(Id),
+        order: Type.Optional(Enum(['newest', 'oldest'] as const, { description: 'newest first (default) or oldest first (a review queue)' })), limit: Limit,
       }, { additionalProperties: false }),
-      response: { 200: Type.Array(DefectSchema) },
+      response: { 200: Type.Array(DefectWithResultSchema) },
     },
     handler: async (req) => svc.listDefects(req.query),
   });

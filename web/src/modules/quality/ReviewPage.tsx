@@ -4,7 +4,7 @@ import { ErrorPanel } from '../../components/ErrorPanel.tsx';
 import { Button, Loading, Notice, PageHeader, Panel } from '../../components/ui.tsx';
 import { useAction, useQuery } from '../../hooks.ts';
 import { useCan } from '../../session.tsx';
-import { QUALITY_ROLES, qualityApi, type Defect, type QResult } from './api.ts';
+import { QUALITY_ROLES, qualityApi, type Defect } from './api.ts';
 
 type Row = Defect & { serial: string; station: string; completedAt: string };
 
@@ -14,19 +14,8 @@ type Row = Defect & { serial: string; station: string; completedAt: string };
  */
 export function ReviewPage() {
   const canVerify = useCan(QUALITY_ROLES.verify);
-  const q = useQuery(async () => {
-    const defects = await qualityApi.defects({ verification: 'not_verified', limit: 500 });
-    // The defect list carries no serial or station: each call's result is read (in parallel, the 100 newest results).
-    const ids = [...new Set(defects.map((d) => d.resultId))].slice(0, 100);
-    const results = new Map<number, QResult>((await Promise.all(ids.map((id) => qualityApi.result(id)))).map((r) => [r.id, r]));
-    return defects
-      .filter((d) => results.has(d.resultId))
-      .map((d): Row => {
-        const r = results.get(d.resultId)!;
-        return { ...d, serial: r.serial, station: r.stationCode, completedAt: r.completedAt };
-      })
-      .reverse();
-  }, []);
+  // One request: the server's queue of unverified calls, oldest first, each with its unit, station and time.
+  const q = useQuery(async (signal) => (await qualityApi.reviewQueue(signal)).map((d): Row => ({ ...d, station: d.stationCode })), []);
   const [selected, setSelected] = useState<Set<number>>(new Set());
   const [notice, setNotice] = useState<string | null>(null);
   const [verify, state] = useAction(async (ids: number[], verdict: 'confirmed' | 'false_call') => {

@@ -63,6 +63,9 @@ export const qualityApi = {
   results: (q: Query = {}) => http.get<QResult[]>('/quality/results', q),
   result: (id: number) => http.get<QResult & { defects: Defect[] }>(`/quality/results/${id}`),
   defects: (q: Query = {}) => http.get<Defect[]>('/quality/defects', q),
+  /** The calls to verify, oldest first, with the unit, station and time of their result. */
+  reviewQueue: (signal?: AbortSignal) =>
+    http.get<(Defect & { serial: string; stationId: number; stationCode: string; completedAt: string })[]>('/quality/defects', { verification: 'not_verified', order: 'oldest', limit: 500 }, signal),
   verify: (items: { defectId: number; verdict: 'confirmed' | 'false_call' | 'accepted' }[]) => http.post<Defect[]>('/quality/defects/verify', { items }),
   unit: (serial: string) => http.get<UnitQuality>(`/quality/units/${encodeURIComponent(serial)}`),
   dispose: (body: { serial: string; decision: Decision; reason: string; instructions?: string; ncrId?: number | null; verifyStepSeq?: number | null; signature?: SignatureInput }) =>
