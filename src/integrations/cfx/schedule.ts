@@ -23,9 +23,13 @@
  * - A request (ValidateUnitsRequest …) is a barrier: everything received before it is applied
  *   before it, everything after it after it.
  * - A message of a station that names no unit (a splice, a material loaded, a recipe
- *   activated) comes after the station's messages received before it, and after the station's
- *   earlier unit-less messages; messages received after it about other units may be applied
- *   before it (as they may be when they travel on another lane).
+ *   activated: what the station's interlock reads) comes after the station's messages received
+ *   before it, and the station's messages received after it come after it. It closes the
+ *   station's segment: the station's slots are split into segments (start, others, complete,
+ *   then the unit-less message), and units that reach the station after it take the next
+ *   segment, still in the same cycle, so they go on to the next stations with the others.
+ *
+ * A level is (cycle, station rank, segment, phase), compared in that order.
  */
 
 export type ScheduleKind = 'free' | 'barrier' | 'start' | 'effect' | 'complete';
@@ -38,51 +42,72 @@ export interface ScheduleItem {
   units: string[];
 }
 
+type Level = [cycle: number, rank: number, segment: number, phase: number];
+
+const cmp = (a: Level, b: Level): number => a[0] - b[0] || a[1] - b[1] || a[2] - b[2] || a[3] - b[3];
+const max = (a: Level | null, b: Level | null): Level | null => (!a ? b : !b ? a : cmp(a, b) >= 0 ? a : b);
+
 /** Levels in the order to apply them; each level lists item indexes in the order received. */
 export function schedule(items: readonly ScheduleItem[]): number[][] {
   const free: number[] = [];
   const ranks = stationRanks(items);
-  const C = Math.max(1, ranks.size) * 3;
-  const slotOf = (it: ScheduleItem): number => {
-    const phase = it.kind === 'start' ? 0 : it.kind === 'complete' ? 2 : 1;
-    return (it.stationId === null ? 0 : (ranks.get(it.stationId) ?? 0)) * 3 + phase;
-  };
-  // The first level ≥ bound + 1 with this slot.
-  const place = (slot: number, bound: number): number => (bound < slot ? slot : slot + C * Math.ceil((bound + 1 - slot) / C));
-  const unitLast = new Map<string, number>();
-  const stationLast = new Map<number, number>();
-  const stationUnitless = new Map<number, number>();
-  let floor = -1;
-  let top = -1;
-  const levels = new Map<number, number[]>();
-  const put = (level: number, i: number) => {
-    const l = levels.get(level);
-    if (l) l.push(i);
-    else levels.set(level, [i]);
-    if (level > top) top = level;
+  const rankOf = (it: ScheduleItem): number => (it.stationId === null ? 0 : (ranks.get(it.stationId) ?? 0));
+  const unitLast = new Map<string, Level>();
+  /** Every message at the station so far (a unit-less message comes after them). */
+  const stationLast = new Map<number, Level>();
+  /** The station's last unit-less message (every later message at the station comes after it). */
+  const stationMin = new Map<number, Level>();
+  /** The station's open segment per cycle: a unit-less message closes it. */
+  const segments = new Map<string, number>();
+  const segOf = (station: number | null, cycle: number) => segments.get(`${station}/${cycle}`) ?? 0;
+  let floor: Level | null = null;
+  let top: Level | null = null;
+  const levels = new Map<string, { level: Level; items: number[] }>();
+  const put = (level: Level, i: number) => {
+    const k = level.join('/');
+    const l = levels.get(k);
+    if (l) l.items.push(i);
+    else levels.set(k, { level, items: [i] });
+    top = max(top, level);
   };
   items.forEach((it, i) => {
     if (it.kind === 'free') return free.push(i);
     if (it.kind === 'barrier') {
-      // A level of its own: after every level used so far, and every later message after it (floor).
-      const level = place(0, top);
+      // A level of its own, before a cycle of its own: after everything so far, everything after it after it.
+      const level: Level = [(top?.[0] ?? -1) + 1, -1, 0, 0];
       put(level, i);
       floor = level;
       return;
     }
-    let bound = floor;
-    const unitless = it.units.length === 0;
-    for (const u of it.units) bound = Math.max(bound, unitLast.get(u) ?? -1);
-    if (unitless && it.stationId !== null) bound = Math.max(bound, stationLast.get(it.stationId) ?? -1, stationUnitless.get(it.stationId) ?? -1);
-    const level = place(slotOf(it), bound);
+    const st = it.stationId;
+    const rank = rankOf(it);
+    if (it.units.length === 0) {
+      // A station's unit-less message: after the station's messages so far, closing its segment.
+      const b = max(max(floor, st === null ? null : (stationLast.get(st) ?? null)), st === null ? null : (stationMin.get(st) ?? null));
+      const cycle = b ? Math.max(b[0], 0) : 0;
+      const level: Level = [cycle, rank, segOf(st, cycle), 3];
+      put(level, i);
+      segments.set(`${st}/${cycle}`, segOf(st, cycle) + 1);
+      if (st !== null) {
+        stationMin.set(st, level);
+        stationLast.set(st, level);
+      }
+      return;
+    }
+    const phase = it.kind === 'start' ? 0 : it.kind === 'complete' ? 2 : 1;
+    let b: Level | null = max(floor, st === null ? null : (stationMin.get(st) ?? null));
+    for (const u of it.units) b = max(b, unitLast.get(u) ?? null);
+    // The first level of this station and kind after the bound: in the bound's cycle if it still fits, else the next.
+    let level: Level | null = null;
+    for (let cycle = b ? Math.max(b[0], 0) : 0; !level; cycle++) {
+      const cand: Level = [cycle, rank, segOf(st, cycle), phase];
+      if (!b || cmp(cand, b) > 0) level = cand;
+    }
     put(level, i);
     for (const u of it.units) unitLast.set(u, level);
-    if (it.stationId !== null) {
-      stationLast.set(it.stationId, Math.max(stationLast.get(it.stationId) ?? -1, level));
-      if (unitless) stationUnitless.set(it.stationId, level);
-    }
+    if (st !== null) stationLast.set(st, max(stationLast.get(st) ?? null, level)!);
   });
-  const out = [...levels.entries()].sort((a, b) => a[0] - b[0]).map(([, l]) => l);
+  const out = [...levels.values()].sort((x, y) => cmp(x.level, y.level)).map((l) => l.items);
   return free.length ? [free, ...out] : out;
 }
 
