@@ -1,4 +1,4 @@
-import type { Db, Queryable } from '../../platform/db.ts';
+import type { Db, Queryable, Tx } from '../../platform/db.ts';
 import { inTx } from '../../platform/db.ts';
 import { AppError, notFound, validationFailed, type FieldError } from '../../platform/errors.ts';
 import type { Principal } from '../../platform/principal.ts';
@@ -615,8 +615,21 @@ export function createTraceService(db: Db, deps: TraceDeps) {
    * or a stencil. `via` is M3 when an exact record names the unit, else M2 (setup-derived). The
    * answer is a superset for recall: M2 units stay listed even when M3 data exists for them, and
    * units whose component was later replaced by rework are kept.
+   *
+   * Called outside a transaction, it runs in a read transaction of its own with JIT off: over a
+   * year of history the M2 statement's plan cost passes jit_above_cost, and compiling it (about
+   * 40 ms) costs more than running it. A caller's transaction is used as it is (traceability's
+   * where-used turns JIT off in its own).
    */
   async function materialWhereUsed(query: MaterialWhereUsedQuery, q: Queryable = db): Promise<MaterialWhereUsed> {
+    if ((q as Partial<Tx>).inTransaction) return whereUsedIn(query, q);
+    return db.tx(async (tx) => {
+      await tx.query('SET LOCAL jit = off');
+      return whereUsedIn(query, tx);
+    });
+  }
+
+  async function whereUsedIn(query: MaterialWhereUsedQuery, q: Queryable): Promise<MaterialWhereUsed> {
     const keys = Object.keys(query).filter((k) => (query as Record<string, unknown>)[k] !== undefined);
     const one = (k: string, extra: string[] = []) => keys.includes(k) && keys.every((x) => x === k || extra.includes(x));
     let packages: number[];
