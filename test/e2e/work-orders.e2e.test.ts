@@ -99,10 +99,12 @@ describe('work orders', () => {
     expect(await page.locator('.kv').innerText()).toMatch(new RegExp(`${made.product.code} rev A[\\s\\S]*3 lines, 6 placements[\\s\\S]*10 Print → 20 Place → 30 AOI → 90 Repair`));
     await screenshot(page, 'work-order-basis');
 
-    // The list filters by state and product.
+    // The list filters by state and product, on the server.
     const other = await s.workOrders.create(system, { number: uniq('WO-UI-'), productRevisionId: made.revision.id, quantity: 3, lineId: line.id, dueDate: '2031-01-31' });
     await menu(page).getByRole('link', { name: 'Work orders', exact: true }).click();
+    const searched = page.waitForRequest((req) => req.url().includes('/api/v1/work-orders?') && new URL(req.url()).searchParams.get('q') === made.product.code);
     await page.getByLabel('Product').fill(made.product.code);
+    await searched;
     const table = page.getByTestId('work-orders');
     await table.getByText(other.number).waitFor();
     // The first passage started the order (in progress); the other one is still planned.
@@ -112,7 +114,9 @@ describe('work orders', () => {
     await table.getByText(other.number).waitFor({ state: 'detached' });
     await table.getByText(number).waitFor();
     await page.getByLabel('State').selectOption('');
+    const dueFiltered = page.waitForRequest((req) => req.url().includes('/api/v1/work-orders?') && new URL(req.url()).searchParams.get('dueBy') === '2030-12-31');
     await page.getByLabel('Due by').fill('2030-12-31');
+    await dueFiltered;
     await table.getByText(other.number).waitFor({ state: 'detached' });
     await table.getByText(number).waitFor();
     await page.getByLabel('Due by').fill('');

@@ -4,7 +4,7 @@ import { errors, who, type App } from '../../platform/http.ts';
 import { R } from '../../platform/principal.ts';
 import { DateTime, Enum, NullableDateTime } from '../../platform/schema.ts';
 import { IMPORT_FORMATS, type ImportFormat } from './import.ts';
-import { legalActions, WORK_ORDER_ACTIONS, WORK_ORDER_STATES, type WorkOrder, type WorkOrdersService } from './service.ts';
+import { legalActions, WORK_ORDER_ACTIONS, WORK_ORDER_STATES, type WorkOrder, type WorkOrderState, type WorkOrdersService } from './service.ts';
 
 const Id = Type.Integer({ minimum: 1 });
 const IdParams = Type.Object({ id: Id });
@@ -80,12 +80,18 @@ export function registerWorkOrdersRoutes(app: App, svc: WorkOrdersService) {
         {
           state: Type.Optional(Enum(WORK_ORDER_STATES)), lineId: Type.Optional(Type.Integer()), productRevisionId: Type.Optional(Type.Integer()),
           number: Type.Optional(Type.String()), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 5000 })),
+          states: Type.Optional(Type.String({ pattern: `^(${WORK_ORDER_STATES.join('|')})(,(${WORK_ORDER_STATES.join('|')}))*$`, description: 'Comma-separated states (any of them)' })),
+          q: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'Search: number, product code, customer or customer PO containing this, case-insensitive' })),
+          dueBy: Type.Optional(Type.String({ format: 'date', description: 'Due on or before this day (YYYY-MM-DD)' })),
         },
         { additionalProperties: false },
       ),
       response: { 200: Type.Array(WorkOrderSchema) },
     },
-    handler: async (req) => (await svc.list(req.query)).map(withActions),
+    handler: async (req) => {
+      const { states, ...rest } = req.query;
+      return (await svc.list({ ...rest, ...(states ? { states: states.split(',') as WorkOrderState[] } : {}) })).map(withActions);
+    },
   });
   app.get('/api/v1/work-orders/:id', {
     config: { roles: read },

@@ -96,13 +96,23 @@ export function createWorkOrdersService(db: Db, deps: { products: ProductsServic
     return wo;
   }
 
-  async function list(f: { state?: WorkOrderState; lineId?: number; productRevisionId?: number; number?: string; limit?: number } = {}): Promise<WorkOrder[]> {
+  /**
+   * Work orders by due date. `q` searches number, product code, customer and customer PO
+   * (anywhere, case-insensitive); `dueBy` keeps those due on or before that day; `states` any of
+   * several states.
+   */
+  async function list(
+    f: { state?: WorkOrderState; states?: readonly WorkOrderState[]; lineId?: number; productRevisionId?: number; number?: string; q?: string; dueBy?: string; limit?: number } = {},
+  ): Promise<WorkOrder[]> {
+    const q = f.q?.trim() ? `%${f.q.trim().toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%` : null;
     return (
       await db.query<WorkOrder>(
         `SELECT ${WO_SELECT} WHERE ($1::text IS NULL OR w.state = $1) AND ($2::bigint IS NULL OR w.line_id = $2)
            AND ($3::bigint IS NULL OR w.product_revision_id = $3) AND ($4::text IS NULL OR w.number = $4)
+           AND ($6::text IS NULL OR lower(w.number) LIKE $6 OR lower(p.code) LIKE $6 OR lower(w.customer) LIKE $6 OR lower(w.customer_po) LIKE $6)
+           AND ($7::date IS NULL OR w.due_date <= $7) AND ($8::text[] IS NULL OR w.state = ANY($8))
          ORDER BY w.due_date NULLS LAST, w.number LIMIT $5`,
-        [f.state ?? null, f.lineId ?? null, f.productRevisionId ?? null, f.number ?? null, Math.min(f.limit ?? 500, 5000)],
+        [f.state ?? null, f.lineId ?? null, f.productRevisionId ?? null, f.number ?? null, Math.min(f.limit ?? 500, 5000), q, f.dueBy ?? null, f.states?.length ? f.states : null],
       )
     ).rows;
   }

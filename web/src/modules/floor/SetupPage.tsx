@@ -7,7 +7,7 @@ import { Badge, Empty, Loading, PageHeader, Panel } from '../../components/ui.ts
 import { Verdict, type VerdictProps } from '../../components/Verdict.tsx';
 import { useQuery } from '../../hooks.ts';
 import { navigate } from '../../router.tsx';
-import { workOrdersApi } from '../production/api.ts';
+import { ACTIVE_WORK_ORDER_STATES, workOrdersApi } from '../production/api.ts';
 import { floorApi, type BasisProgram, type BuildBasis, type LoadReason, type SetupStatus } from './api.ts';
 import './floor.css';
 
@@ -35,8 +35,8 @@ export function SetupPage({ query }: ScreenProps) {
   const equipmentId = Number(query.get('equipment')) || null;
   const workOrderId = Number(query.get('wo')) || null;
   const meta = useQuery(async () => {
-    const [equipment, stations, wos] = await Promise.all([api.equipment.list(), api.stations.list(), workOrdersApi.list({ limit: 500 })]);
-    return { equipment, stations, wos: wos.filter((w) => ['released', 'in_progress', 'on_hold'].includes(w.state)) };
+    const [equipment, stations, wos] = await Promise.all([api.equipment.list(), api.stations.list(), workOrdersApi.list({ states: ACTIVE_WORK_ORDER_STATES, limit: 5000 })]);
+    return { equipment, stations, wos };
   }, []);
   const pick = (eq: number | null, wo: number | null) => navigate(`/floor/setup?${new URLSearchParams({ ...(eq ? { equipment: String(eq) } : {}), ...(wo ? { wo: String(wo) } : {}) })}`, { replace: true });
   const eq = meta.data?.equipment.find((e) => e.id === equipmentId);

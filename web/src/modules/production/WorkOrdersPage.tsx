@@ -5,7 +5,7 @@ import { DataTable } from '../../components/DataTable.tsx';
 import { ErrorPanel } from '../../components/ErrorPanel.tsx';
 import { RecordForm, initialValues, toBody, type FieldSpec } from '../../components/RecordForm.tsx';
 import { Badge, Button, Loading, PageHeader, Panel, formatDateTime, type Tone } from '../../components/ui.tsx';
-import { useAction, useQuery } from '../../hooks.ts';
+import { useAction, useDebounced, useQuery } from '../../hooks.ts';
 import { navigate } from '../../router.tsx';
 import { useCan } from '../../session.tsx';
 import { PLANNING_ROLES, WORK_ORDER_STATES, workOrdersApi, type WorkOrder, type WorkOrderInput } from './api.ts';
@@ -27,7 +27,12 @@ export function WorkOrdersPage({ query }: ScreenProps) {
     const [lines, revisions] = await Promise.all([api.lines.list(), api.revisions.list({ state: 'released' })]);
     return { lines, revisions };
   }, []);
-  const list = useQuery((signal) => workOrdersApi.list({ ...(state ? { state } : {}), ...(lineId ? { lineId: Number(lineId) } : {}), limit: 1000 }, signal), [state, lineId]);
+  // Every filter is the server's (the search waits for a pause in typing).
+  const q = useDebounced(product.trim());
+  const list = useQuery(
+    (signal) => workOrdersApi.list({ ...(state ? { state } : {}), ...(lineId ? { lineId: Number(lineId) } : {}), ...(q ? { q } : {}), ...(dueBy ? { dueBy } : {}), limit: 1000 }, signal),
+    [state, lineId, q, dueBy],
+  );
   const fields: FieldSpec[] = [
     { name: 'number', label: 'Work order number', required: true, hint: 'As in the ERP; letters, digits, . _ / -' },
     {
@@ -45,10 +50,7 @@ export function WorkOrdersPage({ query }: ScreenProps) {
     const wo = await workOrdersApi.create(toBody(fields, v) as unknown as WorkOrderInput);
     navigate(`/work-orders/${wo.id}`);
   });
-  const rows = list.data?.filter(
-    (w: WorkOrder) =>
-      (!product || `${w.productCode} ${w.revision} ${w.customer}`.toLowerCase().includes(product.toLowerCase())) && (!dueBy || (w.dueDate !== null && w.dueDate <= dueBy)),
-  );
+  const rows = list.data;
   return (
     <>
       <PageHeader

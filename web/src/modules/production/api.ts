@@ -2,6 +2,8 @@
 import { http, type FieldError } from '../../api.ts';
 import type { StoredBasis } from '../floor/api.ts';
 
+/** The states in which a work order runs (or may run again) on the line. */
+export const ACTIVE_WORK_ORDER_STATES = 'released,in_progress,on_hold';
 export const WORK_ORDER_STATES = ['planned', 'released', 'in_progress', 'on_hold', 'completed', 'closed', 'cancelled'] as const;
 export type WorkOrderState = (typeof WORK_ORDER_STATES)[number];
 export type WorkOrderAction = 'release' | 'start' | 'hold' | 'resume' | 'complete' | 'close' | 'cancel';
@@ -25,7 +27,7 @@ export interface WorkOrderWip {
 }
 
 export const workOrdersApi = {
-  list: (q: { state?: string; lineId?: number; limit?: number } = {}, signal?: AbortSignal) => http.get<WorkOrder[]>('/work-orders', q, signal),
+  list: (q: { state?: string; states?: string; lineId?: number; q?: string; dueBy?: string; limit?: number } = {}, signal?: AbortSignal) => http.get<WorkOrder[]>('/work-orders', q, signal),
   get: (id: number) => http.get<WorkOrder>(`/work-orders/${id}`),
   create: (body: WorkOrderInput) => http.post<WorkOrder>('/work-orders', body),
   update: (id: number, patch: Partial<Omit<WorkOrderInput, 'number'>>) => http.patch<WorkOrder>(`/work-orders/${id}`, patch),

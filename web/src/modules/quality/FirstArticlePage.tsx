@@ -10,11 +10,11 @@ import { QBadge, SignedAction } from './common.tsx';
 /** First-article decisions: the claims of a work order's gated steps and the inspector's signed verdict. */
 export function FirstArticlePage() {
   const canSign = useCan(QUALITY_ROLES.faiSigner);
-  const wos = useQuery(() => qualityApi.workOrders({ limit: 500 }), []);
+  const wos = useQuery(() => qualityApi.workOrders({ states: 'released,in_progress,on_hold', limit: 5000 }), []);
   const [woId, setWoId] = useState<number | null>(null);
   const claims = useQuery(() => (woId ? qualityApi.firstArticles(woId) : Promise.resolve([] as FirstArticleClaim[])), [woId]);
   const [notice, setNotice] = useState<string | null>(null);
-  const active = wos.data?.filter((w) => ['released', 'in_progress', 'on_hold'].includes(w.state));
+  const active = wos.data;
   return (
     <>
       <PageHeader title="First article" subtitle="The first unit at a gated step waits for the inspector's signed approval before the rest may follow." />
