@@ -35,18 +35,21 @@ const REFDES_ORDER = new Intl.Collator('en', { numeric: true });
 /**
  * The unit's material list with its repairs applied: a rework action that replaced the
  * component at a refdes marks what was there as removed (the named removed package, else every
- * candidate still placed) and adds the new package as the refdes's current material.
+ * candidate still placed) and adds the new package as the refdes's current material. `rows` is
+ * taken over: its candidates are marked in place.
  */
 export function mergeMaterials(
   rows: UnitMaterialRow[],
   rework: { id: number; refdes: string | null; performedAt: string | Date; removedPackage: ReworkPackage | null; newPackage: ReworkPackage | null }[],
 ): RefdesMaterials[] {
+  // The rows are the caller's fresh material list: marked in place rather than copied (a unit has hundreds of candidates).
   const out = new Map<string, RefdesMaterials>();
   for (const r of rows) {
-    out.set(r.refdes, {
-      refdes: r.refdes, partId: r.partId, ipn: r.ipn, source: r.source,
-      candidates: r.candidates.map((c) => ({ ...c, state: 'placed' as const, reworkActionId: null })),
-    });
+    for (const c of r.candidates as TracedCandidate[]) {
+      c.state = 'placed';
+      c.reworkActionId = null;
+    }
+    out.set(r.refdes, r as RefdesMaterials);
   }
   for (const ra of [...rework].sort((a, b) => a.id - b.id)) {
     if (!ra.refdes || (!ra.newPackage && !ra.removedPackage)) continue;
