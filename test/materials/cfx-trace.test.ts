@@ -91,4 +91,32 @@ describe('CFX component traceability', () => {
     expect(JSON.stringify(bad.messages[0])).toContain('X99');
     expect((await testDb().query('SELECT 1 FROM material_installs WHERE unit_id = $1', [unitId])).rowCount).toBe(before);
   });
+
+  it('MaterialsInstalled of many units in one batch: one call for all; a refused message is refused alone, the others are applied', async () => {
+    const m = await makeReleasedWorkOrder();
+    const handle = `Test.placement.${uniq('SN')}`;
+    await s().factory.equipment.create(system, { stationId: m.stations.placement!.id, code: uniq('EQ'), name: 'placer', cfxHandle: handle });
+    const reel = (await s().materials.receive(system, { ipn: m.partIpns[0]!, manufacturer: 'Acme', mpn: `${m.product.code}-MPN0`, quantity: 100, lotCode: uniq('L') })).package;
+    const serials = (await s().tracking.generateUnits(system, { workOrder: m.wo.id, count: 4 })).serials;
+    const installed = (serial: string, refdes: string[]) =>
+      envelope('CFX.Production.Assembly.MaterialsInstalled', handle, {
+        TransactionId: crypto.randomUUID(),
+        InstalledMaterials: [{
+          UnitIdentifier: serial, UnitPositionNumber: 1, QuantityInstalled: refdes.length, Material: { UniqueIdentifier: reel.code, InternalPartNumber: m.partIpns[0], Quantity: 90 },
+          CarrierLocation: { LocationName: 'S1' }, InstalledComponents: refdes.map((d) => ({ ReferenceDesignator: d })),
+        }],
+      });
+    const r = await ingest([installed(serials[0]!, ['R1', 'R2']), installed(serials[1]!, ['R1', 'X99']), installed(serials[2]!, ['R2']), installed(serials[3]!, ['R1'])]);
+    expect(r.messages.map((x) => x.outcome)).toEqual(['applied', 'rejected', 'applied', 'applied']);
+    expect(r.messages[1]!.reasonCode).toBe('VALIDATION_FAILED');
+    expect(r.messages[1]!.detail).toContain('X99');
+    const rows = await testDb().query<{ serial: string; refdes: string }>(
+      'SELECT u.serial, mi.refdes FROM material_installs mi JOIN units u ON u.id = mi.unit_id WHERE u.serial = ANY($1) ORDER BY u.serial, mi.refdes', [serials],
+    );
+    expect(rows.rows.map((x) => `${x.serial}:${x.refdes}`)).toEqual([`${serials[0]}:R1`, `${serials[0]}:R2`, `${serials[2]}:R2`, `${serials[3]}:R1`].sort());
+    // A machine repeating its report: applied, nothing new.
+    const again = await ingest([installed(serials[0]!, ['R1', 'R2'])]);
+    expect(again.messages[0]!.outcome).toBe('applied');
+    expect((await testDb().query('SELECT 1 FROM material_installs mi JOIN units u ON u.id = mi.unit_id WHERE u.serial = $1', [serials[0]])).rowCount).toBe(2);
+  });
 });

@@ -152,6 +152,7 @@ export class TransactionBook {
   forget(): void {
     this.entries.clear();
     this.recipes.clear();
+    this.memo.clear();
   }
 
   private readonly recipes = new Map<number, Promise<Recipe | undefined>>();
@@ -168,8 +169,23 @@ export class TransactionBook {
     return asOf();
   }
 
-  /** A recipe was activated on the machine in this batch. */
+  /** A recipe was activated on the machine in this batch: what was remembered about machines is read again. */
   forgetRecipe(equipmentId: number): void {
     this.recipes.delete(equipmentId);
+    this.memo.clear();
+  }
+
+  private readonly memo = new Map<string, Promise<unknown>>();
+
+  /** A read remembered for the rest of the batch (see HandlerContext.remember). */
+  remember<T>(key: string, load: () => Promise<T>): Promise<T> {
+    let p = this.memo.get(key) as Promise<T> | undefined;
+    if (!p) {
+      p = load();
+      this.memo.set(key, p);
+      // A failed read is not remembered.
+      p.catch(() => this.memo.delete(key));
+    }
+    return p;
   }
 }

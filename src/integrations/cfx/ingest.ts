@@ -285,6 +285,7 @@ export function createCfxPipeline(deps: CfxDeps, registry: HandlerRegistry, reso
         get: (tid) => book.get(w.machine!.equipmentId, tid),
         put: (tid, row) => book.put(w.machine!.equipmentId, tid, row),
       },
+      remember: (key, load) => book.remember(key, load),
       activeRecipe: (equipmentId, at) => book.activeRecipe(equipmentId, at, () => deps.equipment.activeRecipe(equipmentId, LATEST, tx), () => deps.equipment.activeRecipe(equipmentId, at, tx)),
     };
     if (env.messageName === 'CFX.Production.RecipeActivated' && w.machine) book.forgetRecipe(w.machine.equipmentId);
@@ -486,7 +487,7 @@ export function createCfxPipeline(deps: CfxDeps, registry: HandlerRegistry, reso
     const detail = 'detail' in r ? (r.detail ?? null) : r.outcome === 'rejected' ? r.rejection.message : null;
     const row = (
       await tx.query<{ source: string | null; message_name: string; body: Record<string, unknown> | null; transport: string; event_at: Date | null }>(
-        `UPDATE cfx_inbox SET outcome = $2, detail = $3, applied_at = CASE WHEN $2 = 'applied' THEN now() END, body = CASE WHEN $2 = 'applied' THEN NULL ELSE body END
+        `UPDATE cfx_inbox SET outcome = $2, detail = $3, applied_at = CASE WHEN $2 = 'applied' THEN clock_timestamp() END, body = CASE WHEN $2 = 'applied' THEN NULL ELSE body END
           WHERE unique_id = $1 RETURNING source, message_name, body, transport, event_at`,
         [uniqueId, r.outcome, detail],
       )
@@ -538,12 +539,12 @@ export function createCfxPipeline(deps: CfxDeps, registry: HandlerRegistry, reso
         'cfx_unassigned_insert',
       );
     }
-    // The inbox: one row per message, whatever became of it.
+    // The inbox: one row per message, whatever became of it (applied_at: the clock at this last statement, just before the commit).
     if (fresh.length) {
       const keepBody = (w: Work) => w.outcome === 'recorded' || w.outcome === 'unsupported';
       await tx.query(
         `INSERT INTO cfx_inbox (unique_id, source, message_name, transport, event_at, received_at, applied_at, outcome, station_id, equipment_id, detail, body, response)
-         SELECT u, s, n, t, e, r, CASE WHEN o IN ('applied', 'answered') THEN now() END, o, st, eq, d, b::jsonb, rs::jsonb
+         SELECT u, s, n, t, e, r, CASE WHEN o IN ('applied', 'answered') THEN clock_timestamp() END, o, st, eq, d, b::jsonb, rs::jsonb
            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[], $7::text[], $8::bigint[], $9::bigint[], $10::text[], $11::text[], $12::text[])
              AS x(u, s, n, t, e, r, o, st, eq, d, b, rs)`,
         [

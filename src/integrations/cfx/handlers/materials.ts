@@ -26,6 +26,11 @@ export interface ResolvedProgram {
 }
 
 export async function resolveProgram(ctx: HandlerContext): Promise<ResolvedProgram | Rejection> {
+  // Once per machine and batch (a RecipeActivated in the batch makes it read again).
+  return ctx.remember(`program:${m(ctx).equipmentId}`, () => findProgram(ctx));
+}
+
+async function findProgram(ctx: HandlerContext): Promise<ResolvedProgram | Rejection> {
   const mc = m(ctx);
   const { workOrders, equipment, products } = ctx.deps;
   if (workOrders && mc.lineId !== null) {

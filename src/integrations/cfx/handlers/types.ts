@@ -97,6 +97,11 @@ export interface HandlerContext {
     get(transactionId: string): Promise<TransactionRow | null>;
     put(transactionId: string, row: TransactionRow): void;
   };
+  /**
+   * A read remembered for the rest of the batch under `key` (e.g. the program a machine runs);
+   * forgotten when a RecipeActivated is applied, and in safe mode when a message is rolled back.
+   */
+  remember<T>(key: string, load: () => Promise<T>): Promise<T>;
   /** The equipment service's activeRecipe, remembered for the batch (a RecipeActivated in it makes it read again). */
   activeRecipe(equipmentId: number, at: Date): Promise<{ recipeName: string; revision: string | null; activatedAt: Date } | undefined>;
 }
