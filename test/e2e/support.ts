@@ -76,7 +76,16 @@ export async function ensureWebBuilt(): Promise<void> {
     try {
       if (!buildIsStale()) return;
       const { build } = await import('vite');
-      await build({ configFile: path.join(WEB_DIR, 'vite.config.ts'), logLevel: 'warn', mode: 'production' });
+      // Vitest sets NODE_ENV=test, and Vite keeps a NODE_ENV it finds: React would be bundled in its
+      // development build (larger, slower), unlike `npm run build:web`. The browser tests measure
+      // the production bundle, the one the MES serves.
+      const nodeEnv = process.env.NODE_ENV;
+      process.env.NODE_ENV = 'production';
+      try {
+        await build({ configFile: path.join(WEB_DIR, 'vite.config.ts'), logLevel: 'warn', mode: 'production' });
+      } finally {
+        process.env.NODE_ENV = nodeEnv;
+      }
       return;
     } finally {
       fs.rmSync(LOCK_DIR, { recursive: true, force: true });

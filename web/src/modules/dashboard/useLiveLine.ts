@@ -36,15 +36,57 @@ export interface LiveState {
 }
 
 /**
+ * A stream opened before the app has rendered (see prewarmLiveLine): the page load of a
+ * dashboard asks for the line's snapshot at once, in parallel with loading the session and
+ * drawing the shell, instead of after them. The first snapshot is kept until the screen takes
+ * the stream over.
+ */
+let early: { lineId: number; es: EventSource; first: { snapshot: LineSnapshot; at: number } | null } | null = null;
+
+/** Opens the live stream of the dashboard URL being loaded (called once, before the first render). */
+export function prewarmLiveLine(pathname: string): void {
+  const m = /^\/dashboard\/(\d+)\/?$/.exec(pathname);
+  if (!m || typeof EventSource === 'undefined') return;
+  const lineId = Number(m[1]);
+  const es = new EventSource(apiUrl(`/live/line/${lineId}`));
+  const slot: NonNullable<typeof early> = { lineId, es, first: null };
+  const onFirst = (e: Event) => {
+    slot.first = { snapshot: (JSON.parse((e as MessageEvent<string>).data) as { snapshot: LineSnapshot }).snapshot, at: Date.now() };
+    es.removeEventListener('snapshot', onFirst);
+  };
+  es.addEventListener('snapshot', onFirst);
+  early = slot;
+  // Not taken over soon (another screen, or logged out): closed.
+  setTimeout(() => {
+    if (early === slot) {
+      early = null;
+      es.close();
+    }
+  }, 10_000);
+}
+
+/**
  * Subscribes to the line's server-sent events. The browser's EventSource sends the session
  * cookie and reconnects by itself; a refused stream (401 / 404) ends with `error`.
  */
 export function useLiveLine(lineId: number | null): LiveState {
-  const [state, setState] = useState<LiveState>({ snapshot: null, status: 'connecting', error: null, receivedAt: null });
+  const [state, setState] = useState<LiveState>(() =>
+    early && early.lineId === lineId && early.first
+      ? { snapshot: early.first.snapshot, status: 'live', error: null, receivedAt: early.first.at }
+      : { snapshot: null, status: 'connecting', error: null, receivedAt: null },
+  );
   useEffect(() => {
     if (lineId === null) return;
-    setState({ snapshot: null, status: 'connecting', error: null, receivedAt: null });
-    const es = new EventSource(apiUrl(`/live/line/${lineId}`));
+    let es: EventSource;
+    const taken = early && early.lineId === lineId && early.es.readyState !== EventSource.CLOSED ? early : null;
+    if (taken) {
+      early = null;
+      es = taken.es;
+      if (taken.first) setState({ snapshot: taken.first.snapshot, status: 'live', error: null, receivedAt: taken.first.at });
+    } else {
+      setState({ snapshot: null, status: 'connecting', error: null, receivedAt: null });
+      es = new EventSource(apiUrl(`/live/line/${lineId}`));
+    }
     es.addEventListener('snapshot', (e) => {
       const msg = JSON.parse((e as MessageEvent<string>).data) as { snapshot: LineSnapshot };
       setState({ snapshot: msg.snapshot, status: 'live', error: null, receivedAt: Date.now() });
