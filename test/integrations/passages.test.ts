@@ -170,3 +170,32 @@ describe('UnitsProcessed', () => {
     expect(of(null)).toEqual([['overall.result', 'Succeeded']]);
   });
 });
+
+describe('an effect beyond the unit applies the batch in order', () => {
+  it('a quality rule holding the work order: passages received after the result are refused, those received before are applied', async () => {
+    const m = await line(4);
+    const [u0, u1, u2, u3] = m.serials as [string, string, string, string];
+    await s().quality.createRule(system, {
+      code: uniq('R-'), name: 'repeat bridge', productId: m.product.id, kind: 'defect_repeat', method: 'aoi', params: { count: 2, window: 10 }, actions: ['alert', 'hold_work_order'],
+    });
+    const inspected = (serial: string) =>
+      envelope('CFX.Production.TestAndInspection.UnitsInspected', m.handles.aoi!, {
+        TransactionId: tid(), InspectionMethod: 'AOI',
+        InspectedUnits: [{
+          UnitIdentifier: serial, UnitPositionNumber: 1, OverallResult: 'Failed',
+          Inspections: [{ InspectionName: 'board', Result: 'Failed', Measurements: [], DefectsFound: [{ DefectCode: 'BRIDGE', Verification: 'DefectConfirmed', ComponentOfInterest: { ReferenceDesignator: 'U7' } }] }],
+        }],
+      });
+    const r = await ingest([
+      envelope('CFX.Production.WorkCompleted', m.handles.printer!, { TransactionID: tid(), Result: 'Completed', ...units(u0) }, { TimeStamp: at(0) }),
+      inspected(u1),
+      inspected(u2),
+      // Applied in levels, this printer start (the line's first station) would come before the AOI results.
+      envelope('CFX.Production.WorkStarted', m.handles.printer!, { TransactionID: tid(), ...units(u3) }, { TimeStamp: at(3) }),
+    ]);
+    expect(r.messages.map((x) => x.outcome)).toEqual(['applied', 'applied', 'applied', 'rejected']);
+    expect(r.messages[3]!.reasonCode).toBe('HOLD_WORK_ORDER');
+    expect((await s().tracking.getUnit(u0)).history.map((x) => x.stepSeq)).toEqual([10]);
+    expect((await s().tracking.getUnit(u3)).status).not.toBe('in_process');
+  });
+});

@@ -6,7 +6,7 @@ import {
   CfxDecodeError, decodeCfxPayload, encodeCfxEnvelope, makeNotSupportedResponse, type CfxDecodeResult, type CfxEnvelope, type CfxOutgoingEnvelope,
 } from './codec.ts';
 import { classifyMessage, SUPPORTED_MESSAGES, validateMessage, type CfxFieldError, type TypedMessage } from './messages.ts';
-import type { CfxDeps, EndpointInfo, HandlerContext, HandlerRegistry, HandlerResult, JointResult, Machine, PassageRequest, Rejection } from './handlers/types.ts';
+import { ApplyInOrder, type CfxDeps, type EndpointInfo, type HandlerContext, type HandlerRegistry, type HandlerResult, type JointResult, type Machine, type PassageRequest, type Rejection } from './handlers/types.ts';
 import { TransactionBook } from './book.ts';
 import { schedule, type ScheduleItem } from './schedule.ts';
 import type { BatchResult } from '../../modules/tracking/index.ts';
@@ -209,7 +209,8 @@ export function createCfxPipeline(deps: CfxDeps, registry: HandlerRegistry, reso
 
   type Deferred = Map<string, { rows: unknown[]; write: (q: Queryable, rows: unknown[]) => Promise<unknown> }>;
 
-  async function process(tx: Tx, w: Work, batch: Map<string, Work>, safe: boolean, deferred: Deferred, wave: Wave, book: TransactionBook): Promise<void> {
+  async function process(tx: Tx, w: Work, batch: Map<string, Work>, mode: Mode, deferred: Deferred, wave: Wave, book: TransactionBook): Promise<void> {
+    const safe = mode === 'safe';
     const env = w.env;
     if (env.source !== null && env.source === opts.handle) {
       w.outcome = 'own';
@@ -285,6 +286,7 @@ export function createCfxPipeline(deps: CfxDeps, registry: HandlerRegistry, reso
         get: (tid) => book.get(w.machine!.equipmentId, tid),
         put: (tid, row) => book.put(w.machine!.equipmentId, tid, row),
       },
+      inOrder: mode !== 'levels',
       remember: (key, load) => book.remember(key, load),
       activeRecipe: (equipmentId, at) => book.activeRecipe(equipmentId, at, () => deps.equipment.activeRecipe(equipmentId, LATEST, tx), () => deps.equipment.activeRecipe(equipmentId, at, tx)),
     };
@@ -615,7 +617,14 @@ export function createCfxPipeline(deps: CfxDeps, registry: HandlerRegistry, reso
     return schedule(items);
   }
 
-  async function attempt(items: ItemState[], safe: boolean): Promise<void> {
+  /**
+   * How a batch is applied: `levels` (schedule.ts), `ordered` (one message after the other in
+   * the order received, flat; after an ApplyInOrder), `safe` (in order, a savepoint per message).
+   */
+  type Mode = 'levels' | 'ordered' | 'safe';
+
+  async function attempt(items: ItemState[], mode: Mode): Promise<void> {
+    const safe = mode === 'safe';
     const works = items.flatMap((it) => it.works);
     for (const it of items) {
       it.result.payloadError = null;
@@ -661,13 +670,13 @@ export function createCfxPipeline(deps: CfxDeps, registry: HandlerRegistry, reso
           return tid && w.machine ? [{ equipmentId: w.machine.equipmentId, transactionId: tid }] : [];
         }));
         // Safe mode: one message after the other, each in its savepoint. Fast path: in levels (schedule.ts).
-        const levels = safe ? [fresh.map((_, i) => i)] : await plan(tx, fresh, book);
+        const levels = mode === 'levels' ? await plan(tx, fresh, book) : mode === 'ordered' ? fresh.map((_, i) => [i]) : [fresh.map((_, i) => i)];
         let n = 0;
         for (const level of levels) {
           for (const i of level) {
             // Long batches must not hold the event loop: requests share it.
             if (++n % 50 === 0) await yieldToIo();
-            await process(tx, fresh[i]!, batch, safe, deferred, wave, book);
+            await process(tx, fresh[i]!, batch, mode, deferred, wave, book);
           }
           await wave.flush();
         }
@@ -694,17 +703,21 @@ export function createCfxPipeline(deps: CfxDeps, registry: HandlerRegistry, reso
       if (k % 25 === 24) await yieldToIo();
       items.push(await prepare(input));
     }
-    let safe = false;
+    let mode: Mode = 'levels';
     for (let tries = 1; ; tries++) {
       try {
-        await attempt(items, safe);
+        await attempt(items, mode);
         break;
       } catch (e) {
-        if (isConnectionError(e) || tries >= 5) throw e;
+        if (isConnectionError(e) || tries >= 6) throw e;
         if (isRetryable(e)) continue;
-        if (!safe) {
+        if (e instanceof ApplyInOrder && mode === 'levels') {
+          mode = 'ordered';
+          continue;
+        }
+        if (mode !== 'safe') {
           log(`CFX batch of ${inputs.length} payload(s) re-run with a savepoint per message: ${(e as Error).message}`);
-          safe = true;
+          mode = 'safe';
           continue;
         }
         throw e;

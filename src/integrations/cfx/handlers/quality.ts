@@ -3,7 +3,7 @@ import { CFX_INSPECTION_METHOD, CFX_TEST_METHOD, CFX_TEST_RESULT, type DefectInp
 import type { Defect, Measurement } from '../messages.ts';
 import { measurementReadings } from './equipment.ts';
 import { refusalOf } from './production.ts';
-import { applied, pending, recorded, rejected, type HandlerContext, type HandlerResult, type HandlerSpec, type Machine } from './types.ts';
+import { ApplyInOrder, applied, pending, recorded, rejected, type HandlerContext, type HandlerResult, type HandlerSpec, type Machine } from './types.ts';
 
 /**
  * Inspection, test and repair results → the quality service (`recordResults`, the function
@@ -51,7 +51,13 @@ async function record(ctx: HandlerContext, inputs: ResultInput[]): Promise<Handl
   if (inputs.length === 0) return applied('no unit results in the message');
   const quality = ctx.deps.quality!;
   await ctx.joint(`quality.results:${ctx.principal.name}`, inputs, (all) => quality.recordResults(ctx.principal, all), async (r) => {
-    if (r.ok) return applied();
+    if (r.ok) {
+      // A rule put a work order or station on hold, or asked for a first article: passages of other
+      // units must meet it exactly from this message on, so the batch is applied in order.
+      const wide = r.value.alerts.some((a) => a.actions.some((x) => x !== 'alert'));
+      if (wide && !ctx.inOrder) throw new ApplyInOrder(`quality rule ${r.value.alerts.map((a) => a.ruleCode).join(', ')} acted beyond the unit`);
+      return applied();
+    }
     const ref = refusalOf(r.error);
     if (!ref) throw r.error;
     return rejected(ref.code, ref.message, ref.errors ? { errors: ref.errors } : {});

@@ -98,6 +98,12 @@ export interface HandlerContext {
     put(transactionId: string, row: TransactionRow): void;
   };
   /**
+   * True when the batch's messages are applied one after the other in the order received (safe
+   * mode, or a batch redone in order); false when they are applied in levels (see schedule.ts),
+   * where messages about other units may be applied before or after this one.
+   */
+  inOrder: boolean;
+  /**
    * A read remembered for the rest of the batch under `key` (e.g. the program a machine runs);
    * forgotten when a RecipeActivated is applied, and in safe mode when a message is rolled back.
    */
@@ -105,6 +111,14 @@ export interface HandlerContext {
   /** The equipment service's activeRecipe, remembered for the batch (a RecipeActivated in it makes it read again). */
   activeRecipe(equipmentId: number, at: Date): Promise<{ recipeName: string; revision: string | null; activatedAt: Date } | undefined>;
 }
+
+/**
+ * Thrown (by a `finish`) when the effect of a message reaches beyond its units, e.g. a quality
+ * rule put a work order or station on hold: the batch is rolled back and applied again one
+ * message after the other in the order received, so every passage received after the message,
+ * and none received before it, meets that effect.
+ */
+export class ApplyInOrder extends Error {}
 
 /** What a joint call gave (see HandlerContext.joint): `joined` when other messages' inputs were in the same call. */
 export type JointResult<R> = { ok: true; value: R; joined: boolean } | { ok: false; error: AppError };
