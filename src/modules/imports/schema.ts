@@ -67,7 +67,7 @@ export const FactoryDocument = O({
                       isRepair: Type.Optional(Type.Boolean()), onFail: Type.Optional(Type.Union([Type.Literal('repair'), Type.Literal('hold'), Type.Literal('scrap')])),
                       repairStepSeq: Type.Optional(Type.Integer()), returnStepSeq: Type.Optional(Type.Integer()), maxRepairLoops: Type.Optional(Type.Integer({ minimum: 0 })),
                       firstArticleGate: Type.Optional(Type.Boolean()), samplingRate: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1 })),
-                      instructions: Type.Optional(Type.String()), checks: Type.Optional(Type.Array(O({ code: Type.String(), text: Type.String() }))),
+                      instructions: Type.Optional(Type.String()), checks: Type.Optional(Type.Array(O({ code: Type.String(), text: Type.String(), signoff: Type.Optional(Type.Boolean()) }))),
                     }),
                   ),
                 }),
