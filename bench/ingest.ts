@@ -79,9 +79,8 @@ async function mesProcess(dbUrl: string, queue: string, expected: string) {
       [since],
     )).rows[0]!.n;
   let watch = 0;
-  const expect = async (n: number) => {
+  const expect = async (n: number, since = new Date()) => {
     const mine = ++watch;
-    const since = new Date();
     for (;;) {
       if (mine !== watch) return;
       const c = await count(since);
@@ -92,12 +91,13 @@ async function mesProcess(dbUrl: string, queue: string, expected: string) {
       await new Promise((r) => setTimeout(r, 100));
     }
   };
+  const started = new Date();
   const consumer = createThreadedConsumer(config, dbUrl);
   const listener = createRequestListener(services.integrations.cfx.ingest, config.cfx);
   await listener.start();
   await consumer.start();
   process.send!({ event: 'ready', port: listener.address().port });
-  void expect(Number(expected));
+  void expect(Number(expected), started);
   process.on('message', async (m: Info) => {
     if (m.cmd === 'expect') void expect(m.n);
     if (m.cmd === 'stats') {
