@@ -4,9 +4,11 @@
  * On a generated history of ≥ 1,000,000 units (the history generator, once, into the dedicated
  * database mes_bench_records, reused while it holds enough units):
  * 1. genealogy of many random serials (traceability.genealogy), against the ceiling of a bare
- *    indexed SELECT of the same unit's process records and results;
- * 2. where-used / impact of material lots used on ~10,000 units (traceability.impact and
- *    whereUsed), against the bare M2 join returning the same unit ids;
+ *    indexed SELECT of a unit's process records and results (other random serials, alternating
+ *    with the genealogies, so that both read cold pages under the same load);
+ * 2. where-used / impact of material lots used on ~10,000 units (traceability.impact on the
+ *    lots' first read, then whereUsed on the same lots again), against the bare M2 join returning
+ *    a lot's unit ids (on other lots, alternating, first read and again);
  * 3. the signed trace package of a 10,000-unit work order, built in a child process whose peak
  *    RSS is measured (process.resourceUsage().maxRSS), against the ceiling of bare COPY of the
  *    same sections into a null sink (no ZIP, hashing or signing) in another child.
@@ -108,41 +110,70 @@ export default async function records(args: string[]): Promise<void> {
     `SELECT serial FROM units WHERE id = ANY($1)`, [Array.from({ length: n }, () => ids.lo + Math.floor(Math.random() * (ids.hi - ids.lo + 1)))])).rows.map((r) => r.serial);
   const warm = await serialsOf(50);
   for (const serial of warm) await s.traceability.genealogy({ serial });
+  // Genealogy and its ceiling alternate, each on its own random serials: both read pages nobody read
+  // before (as a genealogy of an old unit does) and both see the same machine load over the run.
   const serials = await serialsOf(1000);
-  const gen = await timed(serials.length, (i) => s.traceability.genealogy({ serial: serials[i]! }));
-  const g = gen.last!;
-  const bare = await timed(serials.length, async (i) => {
-    const u = await db.query<{ id: number }>(`SELECT id FROM units WHERE serial = $1`, [serials[i]], 'bench_unit');
+  const others = await serialsOf(1000);
+  const genLat: number[] = [];
+  const bareLat: number[] = [];
+  let g: unknown;
+  for (let i = 0; i < Math.min(serials.length, others.length); i++) {
+    let t = performance.now();
+    g = await s.traceability.genealogy({ serial: serials[i]! });
+    genLat.push(performance.now() - t);
+    t = performance.now();
+    const u = await db.query<{ id: number }>(`SELECT id FROM units WHERE serial = $1`, [others[i]], 'bench_unit');
     await db.query(`SELECT * FROM process_records WHERE unit_id = $1 ORDER BY visit`, [u.rows[0]!.id], 'bench_pr');
     await db.query(`SELECT * FROM quality_results WHERE unit_id = $1 ORDER BY id`, [u.rows[0]!.id], 'bench_qr');
-  });
+    bareLat.push(performance.now() - t);
+  }
+  const gen = { lat: genLat }, bare = { lat: bareLat };
   const gs = summarize(gen.lat), gb = summarize(bare.lat);
-  console.log(`genealogy (${serials.length} random serials): ${fmt(gs)}`);
-  console.log(`  ceiling, bare indexed SELECT of the unit's process records and results: ${fmt(gb)}`);
-  out.genealogy = { ...gs, ceiling: gb, sample: { steps: (g as unknown as { steps?: unknown[] }).steps?.length } };
+  console.log(`genealogy (${gs.n} random serials): ${fmt(gs)}`);
+  console.log(`  ceiling, bare indexed SELECT of a unit's process records and results (other random serials, alternating): ${fmt(gb)}`);
+  out.genealogy = { ...gs, ceiling: gb, sample: { process: (g as { process?: unknown[] } | undefined)?.process?.length } };
 
-  // 2. Where-used / impact of material lots used on ~10,000 units.
-  const lots = (await db.query<{ id: number; code: string }>(
-    `SELECT l.id, l.lot_code AS code FROM material_lots l WHERE l.lot_code ~ '-F[0-9]{2}-[0-9]+$' AND NOT EXISTS (SELECT 1 FROM material_packages p WHERE p.material_lot_id = l.id AND p.status <> 'empty') ORDER BY random() LIMIT 20`)).rows;
-  await s.traceability.impact({ kind: 'material_lot', materialLotId: lots[0]!.id });
-  const counts: number[] = [];
-  const imp = await timed(lots.length, async (i) => {
-    const r = await s.traceability.impact({ kind: 'material_lot', materialLotId: lots[i]!.id });
-    counts.push(r.total);
-    return r;
-  });
-  const wu = await timed(lots.length, (i) => s.traceability.whereUsed({ kind: 'material_lot', materialLotId: lots[i]!.id }, { limit: 10_000 }));
-  const bareWu = await timed(lots.length, (i) => db.query(
+  // 2. Where-used / impact of material lots used on ~10,000 units. Impact runs first on each lot (its
+  // pages cold, as for a recall of an old lot), alternating with the bare M2 join of another lot
+  // (cold too); where-used then runs on the impact's lots again (warm), alternating with the bare
+  // join of the ceiling's lots again (warm).
+  const lotRows = (await db.query<{ id: number; code: string }>(
+    `SELECT l.id, l.lot_code AS code FROM material_lots l WHERE l.lot_code ~ '-F[0-9]{2}-[0-9]+$' AND NOT EXISTS (SELECT 1 FROM material_packages p WHERE p.material_lot_id = l.id AND p.status <> 'empty') ORDER BY random() LIMIT 41`)).rows;
+  const lots = lotRows.slice(1, 21);
+  const ceilingLots = lotRows.slice(21);
+  await s.traceability.impact({ kind: 'material_lot', materialLotId: lotRows[0]!.id });
+  const bareM2 = (lot: number) => db.query(
     `SELECT DISTINCT pr.unit_id FROM material_packages p JOIN feeder_setups fs ON fs.package_id = p.id
        JOIN process_records pr ON pr.equipment_id = fs.equipment_id AND pr.completed_at >= fs.loaded_at
         AND pr.completed_at < COALESCE(fs.unloaded_at, 'infinity') + interval '8 hours' AND COALESCE(pr.started_at, pr.completed_at) < COALESCE(fs.unloaded_at, 'infinity')
-      WHERE p.material_lot_id = $1`, [lots[i]!.id], 'bench_wu'));
-  const is = summarize(imp.lat), ws = summarize(wu.lat), bs = summarize(bareWu.lat);
+      WHERE p.material_lot_id = $1`, [lot], 'bench_wu');
+  const counts: number[] = [];
+  const pairs = Math.min(lots.length, ceilingLots.length);
+  const imp = { lat: [] as number[] }, bareCold = { lat: [] as number[] }, wu = { lat: [] as number[] }, bareWu = { lat: [] as number[] };
+  for (let i = 0; i < pairs; i++) {
+    let t = performance.now();
+    const r = await s.traceability.impact({ kind: 'material_lot', materialLotId: lots[i]!.id });
+    imp.lat.push(performance.now() - t);
+    counts.push(r.total);
+    t = performance.now();
+    await bareM2(ceilingLots[i]!.id);
+    bareCold.lat.push(performance.now() - t);
+  }
+  for (let i = 0; i < pairs; i++) {
+    let t = performance.now();
+    await s.traceability.whereUsed({ kind: 'material_lot', materialLotId: lots[i]!.id }, { limit: 10_000 });
+    wu.lat.push(performance.now() - t);
+    t = performance.now();
+    await bareM2(ceilingLots[i]!.id);
+    bareWu.lat.push(performance.now() - t);
+  }
+  const is = summarize(imp.lat), ws = summarize(wu.lat), bs = summarize(bareWu.lat), bc = summarize(bareCold.lat);
   const avg = Math.round(counts.reduce((a, b) => a + b, 0) / counts.length);
-  console.log(`impact of a material lot (${lots.length} lots, ${Math.min(...counts)}–${Math.max(...counts)} units, mean ${avg}): ${fmt(is)}`);
-  console.log(`where-used of a material lot, first 10,000 units with state: ${fmt(ws)}`);
-  console.log(`  ceiling, bare M2 join (distinct unit ids): ${fmt(bs)}`);
-  out.whereUsed = { lots: lots.length, unitsMin: Math.min(...counts), unitsMax: Math.max(...counts), unitsMean: avg, impact: is, whereUsed: ws, ceiling: bs };
+  console.log(`impact of a material lot (${lots.length} lots, ${Math.min(...counts)}–${Math.max(...counts)} units, mean ${avg}; first read of each lot): ${fmt(is)}`);
+  console.log(`  ceiling, bare M2 join (distinct unit ids) of other lots, first read, alternating: ${fmt(bc)}`);
+  console.log(`where-used of the same lots again, first 10,000 units with state: ${fmt(ws)}`);
+  console.log(`  ceiling, bare M2 join of the ceiling's lots again, alternating: ${fmt(bs)}`);
+  out.whereUsed = { lots: lots.length, unitsMin: Math.min(...counts), unitsMax: Math.max(...counts), unitsMean: avg, impact: is, ceilingCold: bc, whereUsed: ws, ceiling: bs };
 
   // 3. Trace package of a 10,000-unit work order, in a child process (peak RSS of the builder).
   const wo = (await db.one<{ number: string; n: number }>(
