@@ -59,6 +59,28 @@ async function deleteQueues(qs: string[]) {
  * more messages have their inbox row (or dead letter), with the time from the first to the last.
  */
 async function mesProcess(dbUrl: string, queue: string, expected: string) {
+  // BENCH_TRACE=1: the main thread's statements (the request listener's, the progress reads) timed on the pg client, printed at stop.
+  const trace = new Map<string, { n: number; ms: number; max: number }>();
+  if (process.env.BENCH_TRACE) {
+    const pg = (await import('pg')).default;
+    const query = pg.Client.prototype.query as (...a: unknown[]) => unknown;
+    pg.Client.prototype.query = function (this: unknown, ...a: unknown[]) {
+      const c = a[0] as string | { name?: string; text?: string };
+      const key = (typeof c === 'string' ? c : (c.name ?? c.text ?? '')).replace(/\s+/g, ' ').slice(0, 90);
+      const t0 = performance.now();
+      const r = query.apply(this, a) as Promise<unknown> | undefined;
+      const done = () => {
+        const x = trace.get(key) ?? { n: 0, ms: 0, max: 0 };
+        const ms = performance.now() - t0;
+        x.n++;
+        x.ms += ms;
+        x.max = Math.max(x.max, ms);
+        trace.set(key, x);
+      };
+      if (r && typeof r.then === 'function') r.then(done, done);
+      return r;
+    } as typeof pg.Client.prototype.query;
+  }
   const { loadConfig } = await import('../src/platform/config.ts');
   const { Db } = await import('../src/platform/db.ts');
   const { createServices } = await import('../src/main.ts');
@@ -92,8 +114,11 @@ async function mesProcess(dbUrl: string, queue: string, expected: string) {
     }
   };
   const started = new Date();
-  const consumer = createThreadedConsumer(config, dbUrl);
-  const listener = createRequestListener(services.integrations.cfx.ingest, config.cfx);
+  // As `mes serve` wires them: the listener's requests go before the consumer's batches.
+  const { RequestPriority } = await import('../src/integrations/cfx/priority.ts');
+  const priority = new RequestPriority();
+  const consumer = createThreadedConsumer(config, dbUrl, { priority });
+  const listener = createRequestListener(services.integrations.cfx.ingest, config.cfx, { priority });
   await listener.start();
   await consumer.start();
   process.send!({ event: 'ready', port: listener.address().port });
@@ -106,6 +131,9 @@ async function mesProcess(dbUrl: string, queue: string, expected: string) {
       process.send!({ event: 'stats', outcomes: outcomes.rows, reasons: reasons.rows });
     }
     if (m.cmd === 'stop') {
+      if (process.env.BENCH_TRACE) {
+        for (const [k, x] of [...trace].sort((a, b) => b[1].ms - a[1].ms).slice(0, 15)) console.log(`main thread: ${x.n} × ${(x.ms / x.n).toFixed(2)} ms (max ${x.max.toFixed(1)}) ${k}`);
+      }
       await consumer.stop();
       await listener.stop();
       await db.close();
@@ -245,7 +273,18 @@ export default async function bench(): Promise<void> {
     mes.proc.send({ cmd: 'expect', n: warm2.length });
     await publishAll(warm2, `/queue/${qMes}`);
     await mes.next();
-    if (fa2) await plan2.approveFirstArticle(fa2.serial, fa2.seq);
+    if (fa2) {
+      try {
+        await plan2.approveFirstArticle(fa2.serial, fa2.seq);
+      } catch (e) {
+        mes.proc.send({ cmd: 'stats' });
+        const st = await mes.next();
+        const u = await services.tracking.getUnit(fa2.serial);
+        const dl = await pdb.query<{ reason_code: string; message_name: string; reason: string }>('SELECT reason_code, message_name, left(reason, 300) AS reason FROM cfx_dead_letters ORDER BY id DESC LIMIT 5');
+        console.error('first article of the validate phase not approvable:', JSON.stringify({ stats: st, unit: { status: u.status, history: u.history.map((h) => [h.stepSeq, h.result]) }, deadLetters: dl.rows }, null, 1));
+        throw e;
+      }
+    }
     const { connectRequester } = await import('../src/integrations/cfx/amqp.ts');
     const req = await connectRequester({ host: '127.0.0.1', port: ready.port, target: 'Bench.MES.1', handle: 'DemoLaser.LM20.0042', timeoutMs: 30_000 });
     const unstarted = plan2.serials.slice(-1000);

@@ -3,6 +3,7 @@ import type { Adapter, AdapterHealth } from './adapter.ts';
 import { createAmqpConsumer, createRequestListener, createThreadedConsumer } from './cfx/amqp.ts';
 import { CFX_VERSION, type CfxOutgoingEnvelope } from './cfx/codec.ts';
 import type { CfxDeps } from './cfx/handlers/types.ts';
+import { RequestPriority } from './cfx/priority.ts';
 import { createCfxService } from './cfx/service.ts';
 import { createMqttAdapter } from './mqtt/adapter.ts';
 import { createTelemetryIngest } from './mqtt/telemetry.ts';
@@ -47,8 +48,10 @@ export function createIntegrations(deps: CfxDeps, config: Pick<Config, 'cfx' | '
    */
   async function start(o: { log?: (msg: string, err?: unknown) => void; databaseUrl?: string } = {}): Promise<void> {
     if (o.log) logger = o.log;
+    // Requests answered by the listener go before the broker consumer's batches (priority.ts).
+    const priority = new RequestPriority();
     if (config.cfx.listenPort !== undefined) {
-      const listener = createRequestListener(cfx.ingest, config.cfx, { log });
+      const listener = createRequestListener(cfx.ingest, config.cfx, { log, priority });
       await listener.start();
       requestUri = `amqp://${config.cfx.listenHost}:${listener.address().port}/`;
       adapters.push(listener);
@@ -57,7 +60,7 @@ export function createIntegrations(deps: CfxDeps, config: Pick<Config, 'cfx' | '
       // With the database URL (mes serve) the consumer runs in its own thread, so bulk ingestion
       // never delays HTTP and the request listener; without it, in this thread.
       const consumer = o.databaseUrl && isFullConfig(config)
-        ? createThreadedConsumer(config, o.databaseUrl, { log })
+        ? createThreadedConsumer(config, o.databaseUrl, { log, priority })
         : createAmqpConsumer(cfx.ingest, config.cfx, {
             log,
             publishHeartbeat: () => own('CFX.Heartbeat', { CFXHandle: config.cfx.handle, HeartbeatFrequency: secondsToSpan(config.cfx.heartbeatSeconds), ActiveFaults: [], ActiveRecipes: [] }),

@@ -9,6 +9,7 @@ import { Worker } from 'node:worker_threads';
 import type { CfxConfig, Config } from '../../platform/config.ts';
 import { HealthState, type Adapter, type AdapterHealth } from '../adapter.ts';
 import { LaneBatcher } from './batcher.ts';
+import { RequestPriority } from './priority.ts';
 import { encodeCfxEnvelope, type CfxOutgoingEnvelope } from './codec.ts';
 import { decodeForIngest, orderingKey, type IncomingPayload, type IngestResult } from './ingest.ts';
 
@@ -386,7 +387,11 @@ export function createAmqpConsumer(ingest: Ingest, cfg: CfxConfig, opts: { log?:
  * a dynamic source the listener names); each request is applied at once (its own transaction)
  * and the response sent back with the request's message-id (or RequestID) as correlation-id.
  */
-export function createRequestListener(ingest: Ingest, cfg: Pick<CfxConfig, 'handle' | 'listenPort' | 'listenHost' | 'tls'>, opts: { log?: Log } = {}) {
+export function createRequestListener(
+  ingest: Ingest,
+  cfg: Pick<CfxConfig, 'handle' | 'listenPort' | 'listenHost' | 'tls'>,
+  opts: { log?: Log; /** Shared with the broker consumer's thread: its batches give way while requests are answered. */ priority?: RequestPriority } = {},
+) {
   const log = opts.log ?? (() => undefined);
   const health = new HealthState('cfx-listener');
   let server: Server | null = null;
@@ -441,7 +446,8 @@ export function createRequestListener(ingest: Ingest, cfg: Pick<CfxConfig, 'hand
     const delivery = ctx.delivery!;
     health.count('requests');
     try {
-      const [r] = await ingest([{ payload: bodyBytes(m), contentEncoding: typeof m.content_encoding === 'string' ? m.content_encoding : null, transport: 'amqp-p2p', receivedAt: new Date() }]);
+      const input = { payload: bodyBytes(m), contentEncoding: typeof m.content_encoding === 'string' ? m.content_encoding : null, transport: 'amqp-p2p' as const, receivedAt: new Date() };
+      const [r] = opts.priority ? await opts.priority.run(() => ingest([input])) : await ingest([input]);
       delivery.accept();
       const replyTo = typeof m.reply_to === 'string' ? m.reply_to : null;
       const ls = links(ctx.connection);
@@ -622,7 +628,7 @@ export async function connectPublisher(url: string, opts: { address: string; max
  * request listener's ValidateUnitsRequest answers). Same behaviour and health as
  * createAmqpConsumer; `publish` is forwarded to the thread's connection.
  */
-export function createThreadedConsumer(cfg: Config, databaseUrl: string, opts: { log?: Log } = {}) {
+export function createThreadedConsumer(cfg: Config, databaseUrl: string, opts: { log?: Log; /** See createRequestListener. */ priority?: RequestPriority } = {}) {
   const log = opts.log ?? (() => undefined);
   let worker: Worker | null = null;
   let last: AdapterHealth = { name: 'cfx-amqp', state: 'stopped', detail: null, since: new Date(), counters: {} };
@@ -630,7 +636,7 @@ export function createThreadedConsumer(cfg: Config, databaseUrl: string, opts: {
   const pending = new Map<number, { resolve(): void; reject(e: Error): void }>();
 
   async function start(): Promise<void> {
-    const w = new Worker(workerBootstrap(), { eval: true, workerData: { config: cfg, databaseUrl } });
+    const w = new Worker(workerBootstrap(), { eval: true, workerData: { config: cfg, databaseUrl, priority: opts.priority?.buffer } });
     worker = w;
     last = { ...last, state: 'starting', since: new Date() };
     await new Promise<void>((resolve, reject) => {

@@ -14,14 +14,22 @@ import type { CfxOutgoingEnvelope } from './codec.ts';
 interface Init {
   config: Config;
   databaseUrl: string;
+  /** The request listener's counter (RequestPriority): batches give way to requests being answered. */
+  priority?: SharedArrayBuffer;
 }
 
-const { config, databaseUrl } = workerData as Init;
+const { config, databaseUrl, priority } = workerData as Init;
 const port = parentPort!;
 const { Db } = await import('../../platform/db.ts');
 const { createServices } = await import('../../main.ts');
 const { createAmqpConsumer } = await import('./amqp.ts');
 const { CFX_VERSION } = await import('./codec.ts');
+const { setIngestGate } = await import('./ingest.ts');
+const { RequestPriority } = await import('./priority.ts');
+if (priority) {
+  const p = new RequestPriority(priority);
+  setIngestGate(() => p.yield());
+}
 
 const db = new Db(databaseUrl, config.dbPoolSize);
 const services = createServices(db, config);

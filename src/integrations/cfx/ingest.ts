@@ -673,6 +673,7 @@ export function createCfxPipeline(deps: CfxDeps, registry: HandlerRegistry, reso
         const levels = mode === 'levels' ? await plan(tx, fresh, book) : mode === 'ordered' ? fresh.map((_, i) => [i]) : [fresh.map((_, i) => i)];
         let n = 0;
         for (const level of levels) {
+          if (gate) await gate();
           for (const i of level) {
             // Long batches must not hold the event loop: requests share it.
             if (++n % 50 === 0) await yieldToIo();
@@ -742,6 +743,15 @@ export type CfxPipeline = ReturnType<typeof createCfxPipeline>;
 
 /** "At any time": the latest activation (see TransactionBook.activeRecipe). */
 const LATEST = new Date('9999-12-31T00:00:00Z');
+
+/**
+ * Awaited before each level of a batch (see priority.ts): the broker consumer's thread sets it so
+ * that its batches give way to the requests the listener is answering. None by default.
+ */
+let gate: (() => Promise<void>) | null = null;
+export function setIngestGate(fn: (() => Promise<void>) | null): void {
+  gate = fn;
+}
 
 const yieldToIo = () => new Promise<void>((resolve) => setImmediate(resolve));
 
