@@ -11,7 +11,10 @@
  *    accepts (same credit), in its own process.
  * 4. ValidateUnitsRequest round trips over the point-to-point AMQP listener while the MES
  *    ingests 2,000 msg/s from the broker.
- * Env: BENCH_BOARDS (default 800), BENCH_LANES (MES_CFX_LANES, default 3), BENCH_SECONDS (validate phase, default 10).
+ * 2–4. The MES's rate is read from its inbox rows: first delivery (received_at) to last commit
+ *    (applied_at); progress is polled every 100 ms by received_at (BRIN), not by counting the table.
+ * Env: BENCH_BOARDS (default 800), BENCH_LANES (MES_CFX_LANES, default 3), BENCH_SECONDS (validate phase, default 10),
+ * BENCH_TRACE=1 (the MES main thread's statements, i.e. the listener's, timed and printed at the end).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -200,6 +203,9 @@ export default async function bench(): Promise<void> {
     // The traffic: the demo line building BOARDS boards, plus a second run for the validate phase.
     const plan = await prepareDemoRun(services, system, { boards: BOARDS, reelBoards: 60 });
     const sim = new LineSimulator(plan, { seed: 1, heartbeatTicks: 30 });
+    // The line is set up before it produces, as a real line is: machines online, recipes active,
+    // feeders loaded and verified (applied before any board is sent), then the boards.
+    const setup = sim.startup().map((e) => amqpMessage(e));
     // Warm-up: the line's start until the first board passed the first-article gate (AOI), whose
     // FAI the inspector then approves; the measured mix is everything after.
     const warm: Message[] = [];
@@ -223,9 +229,12 @@ export default async function bench(): Promise<void> {
     await declare(qCeil, '#.never');
 
     // 1–2. The MES drains the warm-up, the FAI is approved, then it drains the realistic mix.
-    await publishAll(warm, `/queue/${qMes}`);
-    mes = await child('--mes', [db.url, qMes, String(warm.length)]);
+    await publishAll(setup, `/queue/${qMes}`);
+    mes = await child('--mes', [db.url, qMes, String(setup.length)]);
     const ready = await mes.next();
+    await mes.next();
+    mes.proc.send({ cmd: 'expect', n: warm.length });
+    await publishAll(warm, `/queue/${qMes}`);
     await mes.next();
     if (fa) await plan.approveFirstArticle(fa.serial, fa.seq);
     mes.proc.send({ cmd: 'expect', n: N });
@@ -257,6 +266,8 @@ export default async function bench(): Promise<void> {
     // mix, (b) of the door-only mix.
     const plan2 = await prepareDemoRun(services, system, { boards: 4000, reelBoards: 200 });
     const sim2 = new LineSimulator(plan2, { seed: 2, heartbeatTicks: 30 });
+    // The second work order's setup (its reels loaded and verified) is applied before its boards.
+    const setup2 = sim2.startup().map((e) => amqpMessage(e));
     const warm2: Message[] = [];
     const realistic: Message[] = [];
     const lightEnvs: import('../src/integrations/cfx/codec.ts').CfxOutgoingEnvelope[] = [];
@@ -270,6 +281,9 @@ export default async function bench(): Promise<void> {
     }
     while (lightEnvs.length < 2000 * VALIDATE_SECONDS) lightEnvs.push(...lightEnvs.slice(0, 2000 * VALIDATE_SECONDS - lightEnvs.length));
     const lightBackground = lightEnvs.map((e) => amqpMessage({ ...e, uniqueId: crypto.randomUUID() }));
+    mes.proc.send({ cmd: 'expect', n: setup2.length });
+    await publishAll(setup2, `/queue/${qMes}`);
+    await mes.next();
     mes.proc.send({ cmd: 'expect', n: warm2.length });
     await publishAll(warm2, `/queue/${qMes}`);
     await mes.next();

@@ -644,7 +644,8 @@ export function createCfxPipeline(deps: CfxDeps, registry: HandlerRegistry, reso
         if (replayIds.length) await tx.query(`DELETE FROM cfx_inbox WHERE unique_id = ANY($1) AND outcome IN ('rejected', 'unassigned')`, [replayIds]);
         const existing = new Map(
           ids.length
-            ? (await tx.query<{ unique_id: string; response: Record<string, unknown> | null }>('SELECT unique_id, response FROM cfx_inbox WHERE unique_id = ANY($1)', [ids], 'cfx_inbox_dedup')).rows.map((r) => [r.unique_id, r])
+            ? (await tx.query<{ unique_id: string; response: Record<string, unknown> | null }>(answersOnly(works) ? DEDUP_ANSWERS_SQL : DEDUP_SQL, [ids], answersOnly(works) ? 'cfx_inbox_dedup_answers' : 'cfx_inbox_dedup'))
+              .rows.filter((r) => r.unique_id !== null).map((r) => [r.unique_id, r])
             : [],
         );
         const batch = new Map<string, Work>();
@@ -673,9 +674,9 @@ export function createCfxPipeline(deps: CfxDeps, registry: HandlerRegistry, reso
         const levels = mode === 'levels' ? await plan(tx, fresh, book) : mode === 'ordered' ? fresh.map((_, i) => [i]) : [fresh.map((_, i) => i)];
         let n = 0;
         for (const level of levels) {
-          if (gate) await gate();
           for (const i of level) {
-            // Long batches must not hold the event loop: requests share it.
+            // Requests go first (see priority.ts); long batches must not hold the event loop either.
+            if (gate) await gate();
             if (++n % 50 === 0) await yieldToIo();
             await process(tx, fresh[i]!, batch, mode, deferred, wave, book);
           }
@@ -744,8 +745,24 @@ export type CfxPipeline = ReturnType<typeof createCfxPipeline>;
 /** "At any time": the latest activation (see TransactionBook.activeRecipe). */
 const LATEST = new Date('9999-12-31T00:00:00Z');
 
+const DEDUP_SQL = 'SELECT unique_id, response FROM cfx_inbox WHERE unique_id = ANY($1)';
 /**
- * Awaited before each level of a batch (see priority.ts): the broker consumer's thread sets it so
+ * The same for a batch of requests only (ValidateUnitsRequest …): their effects are their answer
+ * (kept in the inbox for a repeated request) and the interlock's refusal log, which the requester
+ * can always ask again; so their commit does not wait for the WAL flush (synchronous_commit off for
+ * this transaction, set in the same round trip), which under bulk ingestion is most of a request's
+ * commit time. Batches that change anything else commit as always.
+ */
+const DEDUP_ANSWERS_SQL = `${DEDUP_SQL}
+  UNION ALL SELECT NULL, NULL FROM (SELECT set_config('synchronous_commit', 'off', true) AS v) s WHERE s.v IS NULL`;
+
+/** Whether a batch holds requests only (see DEDUP_ANSWERS_SQL). */
+function answersOnly(works: readonly { cls: string; env: { messageName: string } }[]): boolean {
+  return works.length > 0 && works.every((w) => w.cls === 'request-unsupported' || (w.cls === 'supported' && SUPPORTED_MESSAGES[w.env.messageName as keyof typeof SUPPORTED_MESSAGES].request));
+}
+
+/**
+ * Awaited before each message of a batch (see priority.ts): the broker consumer's thread sets it so
  * that its batches give way to the requests the listener is answering. None by default.
  */
 let gate: (() => Promise<void>) | null = null;
