@@ -73,8 +73,8 @@ export function idRuns(ids: Iterable<number>): { lo: number[]; hi: number[] } {
  * The affected units read once and counted (`$1` / `$2` the runs of unit ids, see idRuns; `$3`
  * the ids a quality hold covers), with one page of the units (`$4` after this unit id, `$5` at
  * most this many; 0 for the counts only). Set-based throughout:
- * - `u`, `cu`: the units and their carton links by index range scans over the runs (the unit
- *   and carton-unit indexes are ordered by unit id), not one probe per unit;
+ * - `u`: the units with their carton, per run one merge join of two index range scans (the unit
+ *   and carton-unit indexes are both ordered by unit id), not index probes per unit;
  * - `cx`: the distinct cartons (a few hundred for ten thousand units) with their shipment;
  * - held panels and lots are the few flagged rows (partial index of migration 0050), not a
  *   lookup per unit;
@@ -84,21 +84,21 @@ export function idRuns(ids: Iterable<number>): { lo: number[]; hi: number[] } {
  * `cartonShipments` names the carton and shipment of its units.
  */
 export const IMPACT_SQL = `WITH r AS (SELECT * FROM unnest($1::bigint[], $2::bigint[]) AS r(lo, hi)),
-    u AS MATERIALIZED (SELECT u.id, u.serial, u.status, u.work_order_id, u.panel_id, u.lot_id, u.on_hold
-                         FROM r CROSS JOIN LATERAL (SELECT * FROM units u WHERE u.id BETWEEN r.lo AND r.hi) u),
-    cu AS MATERIALIZED (SELECT cu.unit_id, cu.carton_id
-                          FROM r CROSS JOIN LATERAL (SELECT cu.unit_id, cu.carton_id FROM shipping_carton_units cu WHERE cu.unit_id BETWEEN r.lo AND r.hi) cu),
+    u AS MATERIALIZED (SELECT u.* FROM r CROSS JOIN LATERAL (
+                         SELECT u.id, u.serial, u.status, u.work_order_id, u.panel_id, u.lot_id, u.on_hold, cu.carton_id
+                           FROM units u LEFT JOIN shipping_carton_units cu ON cu.unit_id = u.id AND cu.unit_id BETWEEN r.lo AND r.hi
+                          WHERE u.id BETWEEN r.lo AND r.hi) u),
     cx AS MATERIALIZED (SELECT c.id, c.code, c.state, c.shipment_id, sh.number, sh.customer, sh.customer_po, sh.state AS sh_state, sh.released_at
-                          FROM (SELECT DISTINCT carton_id FROM cu) d JOIN shipping_cartons c ON c.id = d.carton_id LEFT JOIN shipping_shipments sh ON sh.id = c.shipment_id),
+                          FROM (SELECT DISTINCT carton_id FROM u WHERE carton_id IS NOT NULL) d JOIN shipping_cartons c ON c.id = d.carton_id LEFT JOIN shipping_shipments sh ON sh.id = c.shipment_id),
     x AS MATERIALIZED (
-      SELECT u.id, u.serial, u.status, u.work_order_id, cu.carton_id,
+      SELECT u.id, u.serial, u.status, u.work_order_id, u.carton_id,
              ${stateCase({
                shipped: `c.sh_state = 'released'`,
                held: `u.on_hold OR w.state = 'on_hold' OR u.panel_id IN (SELECT id FROM panels WHERE on_hold) OR u.lot_id IN (SELECT id FROM production_lots WHERE on_hold)
                       OR u.id IN (SELECT unnest($3::bigint[]))`,
-               packed: 'cu.carton_id IS NOT NULL',
+               packed: 'u.carton_id IS NOT NULL',
              })} AS state
-        FROM u JOIN work_orders w ON w.id = u.work_order_id LEFT JOIN cu ON cu.unit_id = u.id LEFT JOIN cx c ON c.id = cu.carton_id),
+        FROM u JOIN work_orders w ON w.id = u.work_order_id LEFT JOIN cx c ON c.id = u.carton_id),
     g AS MATERIALIZED (
       SELECT g.work_order_id, g.carton_id, g.state, g.n, w.number AS wo, w.customer AS wo_customer, w.customer_po, c.code AS carton, c.state AS carton_state,
              c.shipment_id, c.number AS shipment, c.customer AS sh_customer, c.customer_po AS sh_po, c.sh_state, c.released_at
