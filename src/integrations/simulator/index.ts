@@ -98,8 +98,10 @@ export async function prepareDemoRun(s: Services, who: Principal, opts: { boards
       const reelBoards = opts.reelBoards ?? 40;
       const quantity = Math.max(sl.refdes.length, 1) * reelBoards;
       // Enough reels for the whole run (a slot that runs empty stops the machine: the setup
-      // interlock refuses it), at least two so every slot sees a splice.
-      const reels = Math.max(2, Math.ceil(opts.boards / reelBoards));
+      // interlock refuses it), with one to spare (a reel is reported empty when what is left
+      // cannot place one more board, so a run of exactly N reels' boards would empty the last),
+      // at least two so every slot sees a splice.
+      const reels = Math.max(2, Math.floor(opts.boards / reelBoards) + 1);
       const packages = [];
       for (let i = 0; i < reels; i++) {
         const r = await s.materials.receive(who, { ipn: sl.ipn, manufacturer: avl.manufacturer, mpn: avl.mpn, quantity, lotCode: `${number}-${i + 1}`, dateCode: '2501' });
