@@ -52,6 +52,10 @@ export default async function interlock(args: string[]): Promise<void> {
   const started = performance.now();
   const scratch = await scratchDatabase('bench_interlock');
   const children: ChildProcess[] = [];
+  // An exception thrown inside the load generator ends this process without `finally`: the servers go with it.
+  process.once('exit', () => {
+    for (const ch of children) if (ch.exitCode === null) ch.kill('SIGTERM');
+  });
   try {
     await migrate(scratch.url);
     const db = new Db(scratch.url, 4);
