@@ -154,32 +154,32 @@ describe('shop floor', () => {
     await openMenu(p, 'AVL check');
     const scan = p.locator('#part-check-scan');
     await scan.waitFor();
-    expect(await hasFocus(p, 'part-check-scan')).toBe(true);
+    expect(await eventually(() => hasFocus(p, 'part-check-scan'), (f) => f)).toBe(true);
 
     // A keyboard-wedge scanner types fast and ends with Enter.
     await p.keyboard.type(ipn, { delay: 2 });
     await p.keyboard.press('Enter');
     await p.getByText(`Scan the MPN of the reel for ${ipn}`).waitFor();
-    expect(await hasFocus(p, 'part-check-scan')).toBe(true);
+    expect(await eventually(() => hasFocus(p, 'part-check-scan'), (f) => f)).toBe(true);
 
     await p.keyboard.type(`${ipn}-GRM155`, { delay: 2 });
     await p.keyboard.press('Enter');
     await p.locator('[data-verdict="go"]').waitFor();
     expect(await p.locator('[data-verdict="go"]').innerText()).toContain(`Murata ${ipn}-GRM155 is an approved source for ${ipn}`);
-    expect(await hasFocus(p, 'part-check-scan')).toBe(true);
+    expect(await eventually(() => hasFocus(p, 'part-check-scan'), (f) => f)).toBe(true);
     expect(await scan.inputValue()).toBe('');
     await screenshot(p, 'avl-check-go');
 
     // A tap elsewhere on the page gives the focus back to the scan field.
     await p.locator('.page-header h1').click();
-    expect(await hasFocus(p, 'part-check-scan')).toBe(true);
+    expect(await eventually(() => hasFocus(p, 'part-check-scan'), (f) => f)).toBe(true);
     await p.keyboard.type('WRONG-REEL-123', { delay: 2 });
     await p.keyboard.press('Enter');
     const nogo = p.locator('[data-verdict="nogo"]');
     await nogo.waitFor();
     expect(await nogo.innerText()).toContain(`WRONG-REEL-123 is not on the AVL for ${ipn}`);
     expect(await nogo.innerText()).toContain('MPN_NOT_ON_AVL');
-    expect(await hasFocus(p, 'part-check-scan')).toBe(true);
+    expect(await eventually(() => hasFocus(p, 'part-check-scan'), (f) => f)).toBe(true);
     await screenshot(p, 'avl-check-nogo');
     expect(errors).toEqual([]);
     await context.close();

@@ -99,7 +99,7 @@ describe('operator station', () => {
     await page.getByTestId('station-picker').waitFor();
     await page.getByRole('button', { name: new RegExp(`^${aoi.code}`) }).click();
     await page.getByRole('heading', { name: new RegExp(aoi.code) }).waitFor();
-    expect(await hasFocus(page, 'operator-scan')).toBe(true);
+    expect(await eventually(() => hasFocus(page, 'operator-scan'), (f) => f)).toBe(true);
 
     // The unit that skipped placement: red, with the interlock's sentence and code.
     await scan(page, skipped);
@@ -110,7 +110,7 @@ describe('operator station', () => {
     expect(refusedText).toContain('STEP_OUT_OF_ORDER');
     expect(refusedText).toMatch(/step 20 Place/i);
     expect(await page.getByTestId('operator-actions').count()).toBe(0);
-    expect(await hasFocus(page, 'operator-scan')).toBe(true);
+    expect(await eventually(() => hasFocus(page, 'operator-scan'), (f) => f)).toBe(true);
     await screenshot(page, 'operator-nogo');
 
     // The good unit: green, the step's instructions, checks and picture; pass only after the checks.
@@ -124,7 +124,7 @@ describe('operator station', () => {
     const pass = page.getByRole('button', { name: 'PASS', exact: true });
     expect(await pass.isDisabled()).toBe(true);
     await page.getByLabel(/Polarity of D1 and D2/).check();
-    expect(await hasFocus(page, 'operator-scan')).toBe(true);
+    expect(await eventually(() => hasFocus(page, 'operator-scan'), (f) => f)).toBe(true);
     expect(await pass.isDisabled()).toBe(true);
     await page.getByLabel(/U1 pin 1 at the silkscreen dot/).check();
     await screenshot(page, 'operator-go');

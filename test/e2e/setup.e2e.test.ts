@@ -61,7 +61,7 @@ describe('setup verification', () => {
     expect(await nogo.innerText()).toContain('PART_MISMATCH');
     expect(await nogo.innerText()).toMatch(new RegExp(`${m.partIpns[1]}|${m.partIpns[2]}`));
     expect(await slots.locator('tr[data-slot="S2"]').innerText()).toContain(`✕ ${reels[2]} · PART_MISMATCH`);
-    expect(await hasFocus(page, 'setup-scan')).toBe(true);
+    expect(await eventually(() => hasFocus(page, 'setup-scan'), (f) => f)).toBe(true);
     await screenshot(page, 'setup-wrong-reel');
     const refusals = await s.materials.listAttempts({ equipmentId: placer.id, accepted: false });
     expect(refusals.map((a) => a.reasonCode)).toEqual(['PART_MISMATCH']);
