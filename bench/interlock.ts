@@ -7,7 +7,8 @@
  * 2. The MES (the real app: auth, TypeBox validation, problem+json) runs in a child process;
  *    load comes from this process over loopback, so client and server do not share an event loop.
  * 3. Phases: bare-Fastify ceiling (autocannon, max) and its latency at 1,000 req/s; validate
- *    at a steady 1,000 req/s alone; validate at 1,000 req/s while complete runs at 500 units/s;
+ *    at a steady 1,000 req/s alone; validate at 1,000 req/s while complete runs at 500 units/s
+ *    (one unit per request, then 10 units per request through /complete-batch);
  *    complete alone at full speed (autocannon, closed loop): single units, batches of 50 units
  *    through /complete-batch, and 4-up panels.
  *    Each MES phase also reports the CPU the MES process and PostgreSQL spent per request and
@@ -107,6 +108,28 @@ export default async function interlock(args: string[]): Promise<void> {
     rows.push({ ...row('validate @ 1000/s + complete @ 500/s', v), mesCpuMs: mixed.mesCpuMs, pgCpuMs: mixed.pgCpuMs, load: mixed.load });
     rows.push(row('  complete @ 500/s (same run)', c));
 
+    // The same 500 units/s of completes arriving as a line's door delivers them in bulk (the CFX
+    // waves; here 10 units per request through /complete-batch), beside validate at 1000/s.
+    const WAVE = 10;
+    let v2!: PacedResult;
+    let c2!: PacedResult;
+    let waveAck = 0;
+    const mixedWaves = await measured(mesPid, dbName, async () => {
+      [v2, c2] = await Promise.all([
+        paced({ port: mes, method: 'POST', path: '/api/v1/tracking/validate', headers: auth, body: validateBody, rate: 1000, seconds: duration }),
+        paced({
+          port: mes, method: 'POST', path: '/api/v1/tracking/complete-batch', headers: auth, rate: 500 / WAVE, seconds: duration,
+          body: () => JSON.stringify({ items: Array.from({ length: WAVE }, () => JSON.parse(completeBody())) }),
+          onBody: (status, body) => {
+            if (status === 200) waveAck += (JSON.parse(body) as { results: { ok: boolean }[] }).results.filter((x) => x.ok).length;
+          },
+        }),
+      ]);
+      return { ...row('', v2), rate: (v2.sent + c2.sent) / v2.seconds };
+    });
+    rows.push({ ...row(`validate @ 1000/s + complete-batch of ${WAVE} @ ${500 / WAVE}/s (500 units/s)`, v2), mesCpuMs: mixedWaves.mesCpuMs, pgCpuMs: mixedWaves.pgCpuMs, load: mixedWaves.load });
+    rows.push(row(`  complete-batch of ${WAVE} @ ${500 / WAVE}/s (same run)`, c2));
+
     // Complete alone, closed loop at full speed.
     let fullAck = 0;
     rows.push(
@@ -161,7 +184,7 @@ export default async function interlock(args: string[]): Promise<void> {
     const recorded = (await check.one<{ n: number }>(`SELECT count(*)::int AS n FROM process_records WHERE work_order_id = $1`, [fx.liveWo]))!.n;
     const advanced = (await check.one<{ n: number }>(`SELECT count(*)::int AS n FROM units WHERE work_order_id = $1 AND next_step_seq = 20 AND visits = 1`, [fx.liveWo]))!.n;
     await check.close();
-    const acknowledged = c.ok + fullAck + batchAck + panelAck * PANEL_POSITIONS;
+    const acknowledged = c.ok + waveAck + fullAck + batchAck + panelAck * PANEL_POSITIONS;
     const sent = nextComplete - 1 + (nextPanel - 1) * PANEL_POSITIONS;
     const consistent = recorded === advanced && recorded >= acknowledged && recorded <= sent;
     console.log(`consistency: ${sent} completes sent, ${acknowledged} acknowledged, ${recorded} process records, ${advanced} units advanced: ${consistent ? 'ok' : 'MISMATCH'}`);
@@ -319,7 +342,7 @@ interface PacedResult { latencies: number[]; ok: number; failed: number; seconds
  * An open-loop client: requests leave at `rate` per second on schedule, independent of
  * responses, over keep-alive connections; latency is send → full response.
  */
-async function paced(o: { port: number; method: string; path: string; headers?: Record<string, string>; body?: () => string; rate: number; seconds: number }): Promise<PacedResult> {
+async function paced(o: { port: number; method: string; path: string; headers?: Record<string, string>; body?: () => string; rate: number; seconds: number; onBody?: (status: number, body: string) => void }): Promise<PacedResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   const latencies: number[] = [];
   let ok = 0;
@@ -335,9 +358,11 @@ async function paced(o: { port: number; method: string; path: string; headers?: 
     const t0 = performance.now();
     const p = new Promise<void>((resolve) => {
       const req = http.request({ host: '127.0.0.1', port: o.port, method: o.method, path: o.path, agent, headers: { ...o.headers, ...(body ? { 'content-length': Buffer.byteLength(body) } : {}) } }, (res) => {
-        res.on('data', () => undefined);
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => (o.onBody ? chunks.push(c) : undefined));
         res.on('end', () => {
           latencies.push(performance.now() - t0);
+          o.onBody?.(res.statusCode!, Buffer.concat(chunks).toString());
           if (res.statusCode! >= 200 && res.statusCode! < 300) ok++;
           else failed++;
           resolve();

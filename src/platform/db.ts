@@ -20,6 +20,14 @@ export type Tx = Queryable & { readonly inTransaction: true };
  */
 export class Db implements Queryable {
   readonly pool: pg.Pool;
+  /**
+   * A second, smaller pool for short read-only statements that answer a waiting machine or
+   * operator (the interlock's verdicts): they never queue for a connection behind writers that
+   * wait for their commit's WAL flush (under a slow disk, every connection of the main pool
+   * can be such a writer). Never use it for a write or a transaction.
+   */
+  readonly reads: Queryable;
+  private readonly readPool: pg.Pool;
   private readonly connectionString: string;
   private listener: pg.Client | null = null;
   private listenerReady: Promise<void> | null = null;
@@ -28,11 +36,23 @@ export class Db implements Queryable {
   /** False while the change feed is not connected: caches must not trust themselves then. */
   changeFeedLive = false;
 
-  constructor(connectionString: string, poolSize = 10) {
+  constructor(connectionString: string, poolSize = 10, readPoolSize = Math.max(2, Math.ceil(poolSize / 2))) {
     this.connectionString = connectionString;
     this.pool = new pg.Pool({ connectionString, max: poolSize, idleTimeoutMillis: 30_000 });
+    this.readPool = new pg.Pool({ connectionString, max: readPoolSize, idleTimeoutMillis: 30_000 });
     // An idle client's error (e.g. the server restarted) must not crash the process.
     this.pool.on('error', () => undefined);
+    this.readPool.on('error', () => undefined);
+    const readPool = this.readPool;
+    this.reads = {
+      async query<R extends object = Record<string, unknown>>(text: string, params?: readonly unknown[], name?: string): Promise<pg.QueryResult<R>> {
+        try {
+          return name ? await readPool.query<R>({ name, text, values: params as unknown[] }) : await readPool.query<R>(text, params as unknown[]);
+        } catch (e) {
+          throw translateDbError(e);
+        }
+      },
+    };
   }
 
   async query<R extends object = Record<string, unknown>>(text: string, params?: readonly unknown[], name?: string): Promise<pg.QueryResult<R>> {
@@ -135,7 +155,7 @@ export class Db implements Queryable {
     this.closed = true;
     this.changeFeedLive = false;
     await this.listener?.end().catch(() => undefined);
-    await this.pool.end();
+    await Promise.all([this.pool.end(), this.readPool.end()]);
   }
 }
 

@@ -191,11 +191,12 @@ export function createAuthService(db: Db, opts: AuthServiceOptions) {
     const h = sha256(token);
     const hit = cached('s:' + h);
     if (hit) return hit;
-    const r = await db.one<{ id: number; username: string; role: UserRole }>(
+    // The read pool: every request waits for this, never behind writers waiting for a WAL flush.
+    const r = (await db.reads.query<{ id: number; username: string; role: UserRole }>(
       `SELECT u.id, u.username, u.role FROM sessions s JOIN users u ON u.id = s.user_id
         WHERE s.token_hash = $1 AND s.expires_at > now() AND u.active`,
       [h],
-    );
+    )).rows[0];
     if (!r) return null;
     const p: Principal = { kind: 'user', id: r.id, name: r.username, role: r.role };
     remember('s:' + h, p);
@@ -207,13 +208,13 @@ export function createAuthService(db: Db, opts: AuthServiceOptions) {
     const h = sha256(token);
     const hit = cached('t:' + h);
     if (hit) return hit;
-    const r = await db.one<{ id: number; name: string; role: Role; station_ids: number[] | null }>(
+    const r = (await db.reads.query<{ id: number; name: string; role: Role; station_ids: number[] | null }>(
       `SELECT t.id, t.name, t.role,
               (SELECT array_agg(station_id ORDER BY station_id) FROM api_token_stations s WHERE s.token_id = t.id) AS station_ids
          FROM api_tokens t
         WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now())`,
       [h],
-    );
+    )).rows[0];
     if (!r) return null;
     const p: Principal = { kind: 'token', id: r.id, name: r.name, role: r.role };
     if (r.station_ids && r.station_ids.length > 0) p.stationIds = r.station_ids.map(Number);

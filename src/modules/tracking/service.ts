@@ -167,6 +167,9 @@ export function createTrackingService(db: Db, deps: { workOrders: WorkOrdersServ
   const stationCache = new Map<string, { at: number; v: { station: StationRef; equipment: EquipmentRef | null } }>();
   const STATION_COLS = `s.id, s.code, s.name, s.type, s.line_id AS "lineId"`;
 
+  /** A read on the read pool (see Db.reads): station look-ups precede every verdict. */
+  const one = async <R extends object>(text: string, params: readonly unknown[]): Promise<R | undefined> => (await db.reads.query<R>(text, params)).rows[0];
+
   /** Finds the station (and machine) a call is for; cached briefly, as stations rarely change. */
   async function resolveStation(sel: StationSelector): Promise<{ station: StationRef; equipment: EquipmentRef | null }> {
     const key = `${sel.stationId ?? ''}|${sel.station ?? ''}|${sel.equipment ?? ''}`;
@@ -175,7 +178,7 @@ export function createTrackingService(db: Db, deps: { workOrders: WorkOrdersServ
     let station: StationRef | undefined;
     let equipment: EquipmentRef | null = null;
     if (sel.equipment !== undefined) {
-      const r = await db.one<StationRef & { eId: number; eCode: string; eCfx: string | null }>(
+      const r = await one<StationRef & { eId: number; eCode: string; eCfx: string | null }>(
         `SELECT ${STATION_COLS}, e.id AS "eId", e.code AS "eCode", e.cfx_handle AS "eCfx" FROM equipment e JOIN stations s ON s.id = e.station_id
           WHERE e.code = $1 OR e.cfx_handle = $1 LIMIT 1`,
         [sel.equipment],
@@ -186,7 +189,7 @@ export function createTrackingService(db: Db, deps: { workOrders: WorkOrdersServ
       equipment = { id: eId, code: eCode, cfxHandle: eCfx, stationId: st.id };
     }
     if (sel.stationId !== undefined || sel.station !== undefined) {
-      const st = await db.one<StationRef>(`SELECT ${STATION_COLS} FROM stations s WHERE ${sel.stationId !== undefined ? 's.id = $1' : 's.code = $1'}`, [sel.stationId ?? sel.station]);
+      const st = await one<StationRef>(`SELECT ${STATION_COLS} FROM stations s WHERE ${sel.stationId !== undefined ? 's.id = $1' : 's.code = $1'}`, [sel.stationId ?? sel.station]);
       if (!st) throw notFound('station', sel.stationId ?? sel.station!);
       if (station && station.id !== st.id) throw validationFailed([{ field: '/equipment', code: 'not_on_station', message: `equipment ${sel.equipment} is not on station ${st.code}` }]);
       station = st;
@@ -357,7 +360,8 @@ export function createTrackingService(db: Db, deps: { workOrders: WorkOrdersServ
   async function validateBatch(who: Principal, inputs: readonly ValidateInput[]): Promise<BatchResult<Verdict>[]> {
     const out: BatchResult<Verdict>[] = new Array(inputs.length);
     const items = await resolveItems(inputs.map((input) => ({ who, phase: 'validate' as const, input })), out);
-    await judgeMany(db, items, false);
+    // Read-only: on the read pool, so a verdict never waits behind writers waiting for their WAL flush.
+    await judgeMany(db.reads, items, false);
     for (const it of items) out[it.index] = { ok: true, value: it.judged!.verdict };
     await recordRefusals(items.filter((it) => !it.judged!.verdict.go).map((it) => ({ who, verdict: it.judged!.verdict })));
     return out;
