@@ -8,7 +8,7 @@ import type { Db, Tx } from '../platform/db.ts';
  * effects, and the effects are made by the domain services (tracking, materials, equipment),
  * many of which open their own transaction with `db.tx`. A scoped Db handle lets them join
  * the caller's transaction without changing their signatures: inside `runInTransaction(tx, fn)`
- * every `db.query` of a scoped handle runs on `tx`, and every `db.tx(fn)` becomes a SAVEPOINT on
+ * every `db.query` (and `db.reads.query`) of a scoped handle runs on `tx`, and every `db.tx(fn)` becomes a SAVEPOINT on
  * it (released on success, rolled back on error), so a service stays atomic on its own and the
  * whole message commits or rolls back with its inbox row. Outside a scope the handle behaves
  * exactly like the Db it wraps. `main.ts` wraps the services' Db once; no service knows.
@@ -46,6 +46,13 @@ export function withTransactionScopes(db: Db): Db {
     const s = active();
     return s ? s.tx.query(text, params, name) : db.query(text, params, name);
   };
+  // Reads join the scope too: inside a batch they must see the batch's own writes.
+  const reads: Db['reads'] = {
+    query: (text, params, name) => {
+      const s = active();
+      return s ? s.tx.query(text, params, name) : db.reads.query(text, params, name);
+    },
+  };
   const tx: Db['tx'] = async (fn, opts) => {
     const s = active();
     if (!s) return db.tx(fn, opts);
@@ -72,6 +79,7 @@ export function withTransactionScopes(db: Db): Db {
     get(target, prop, receiver) {
       if (prop === SCOPED) return true;
       if (prop === 'query') return query;
+      if (prop === 'reads') return reads;
       if (prop === 'tx') return tx;
       return Reflect.get(target, prop, receiver);
     },
