@@ -35,6 +35,24 @@ export async function recordAudit(q: Queryable, who: Principal, e: AuditEntry): 
   );
 }
 
+/** Several audit rows of one actor with one statement (in the order given), as {@link recordAudit} writes each. */
+export async function recordAudits(q: Queryable, who: Principal, entries: readonly AuditEntry[]): Promise<void> {
+  if (entries.length === 0) return;
+  const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
+  await q.query(
+    `INSERT INTO audit_log (actor_kind, actor_id, actor_name, action, entity, entity_id, before, after, reason, signature)
+     SELECT $1, $2, $3, x.action, x.entity, x.entity_id, x.before::jsonb, x.after::jsonb, x.reason, x.signature::jsonb
+       FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[]) WITH ORDINALITY
+            AS x(action, entity, entity_id, before, after, reason, signature, ord)
+      ORDER BY x.ord`,
+    [
+      who.kind, who.id, who.name, entries.map((e) => e.action), entries.map((e) => e.entity),
+      entries.map((e) => (e.entityId === null ? null : String(e.entityId))), entries.map((e) => json(e.before)), entries.map((e) => json(e.after)),
+      entries.map((e) => e.reason ?? null), entries.map((e) => json(e.signature)),
+    ],
+  );
+}
+
 export interface AuditRow {
   id: number;
   at: Date;

@@ -18,6 +18,7 @@
 export {
   createMaterialsService, MANUAL_MSD_EVENTS, type MaterialsService, type MaterialsOptions, type MaterialsDeps, type MaterialLot, type ReceiveInput,
   type ReceiveByLabelInput, type ReceiveResult, type Movement, type BakeRecord, type StockRow, type MaterialWarning, type ManualMsdEvent,
+  type EmptyResult, type SpliceInput, type SpliceResult,
 } from './service.ts';
 export { registerMaterialsRoutes } from './routes.ts';
 export { registerMaterialsInterlockRules, materialsInterlockRules, type SetupInterlockScope } from './interlock.ts';

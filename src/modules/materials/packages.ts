@@ -134,6 +134,9 @@ export interface StoredMsdEvent extends MslEvent {
   recordedAt: Date;
 }
 
+/** What a movement row records besides the package's state after the change. */
+export interface MovementInput { kind: MovementKind; delta?: number; relatedPackageId?: number | null; workOrderId?: number | null; reason?: string | null; at?: Date }
+
 /** Movement kinds of the append-only package log. */
 export type MovementKind =
   | 'received' | 'split-out' | 'split-in' | 'merge-out' | 'merge-in' | 'corrected' | 'consumed' | 'emptied' | 'scrapped' | 'moved' | 'loaded' | 'unloaded' | 'status';
@@ -213,44 +216,65 @@ export function createPackageStore(opts: StoreOptions) {
   }
 
   /** Appends one row to the movement log with the package's quantity, status and location after the change. */
-  async function logMovement(
-    tx: Tx,
-    who: Principal,
-    packageId: number,
-    m: { kind: MovementKind; delta?: number; relatedPackageId?: number | null; workOrderId?: number | null; reason?: string | null; at?: Date },
-  ): Promise<void> {
+  async function logMovement(tx: Tx, who: Principal, packageId: number, m: MovementInput): Promise<void> {
+    await logMovements(tx, who, [{ packageId, ...m }]);
+  }
+
+  /** {@link logMovement} for several packages with one statement (rows in the order given). */
+  async function logMovements(tx: Tx, who: Principal, items: readonly ({ packageId: number } & MovementInput)[]): Promise<void> {
+    if (items.length === 0) return;
     await tx.query(
       `INSERT INTO package_movements (package_id, at, kind, delta, quantity_after, status_after, location_kind, store_place, line_id, equipment_id, slot,
                                       related_package_id, work_order_id, reason, actor_kind, actor_id, actor_name)
-       SELECT id, $2, $3, $4, quantity, status, location_kind, store_place, line_id, equipment_id, slot, $5, $6, $7, $8, $9, $10
-         FROM material_packages WHERE id = $1`,
-      [packageId, m.at ?? clock(), m.kind, m.delta ?? 0, m.relatedPackageId ?? null, m.workOrderId ?? null, m.reason ?? null, who.kind, who.id, who.name],
+       SELECT pk.id, x.at, x.kind, x.delta, pk.quantity, pk.status, pk.location_kind, pk.store_place, pk.line_id, pk.equipment_id, pk.slot,
+              x.related, x.wo, x.reason, $8, $9, $10
+         FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::int[], $5::bigint[], $6::bigint[], $7::text[]) WITH ORDINALITY
+              AS x(package_id, at, kind, delta, related, wo, reason, ord)
+         JOIN material_packages pk ON pk.id = x.package_id
+        ORDER BY x.ord`,
+      [
+        items.map((m) => m.packageId), items.map((m) => m.at ?? clock()), items.map((m) => m.kind), items.map((m) => m.delta ?? 0),
+        items.map((m) => m.relatedPackageId ?? null), items.map((m) => m.workOrderId ?? null), items.map((m) => m.reason ?? null), who.kind, who.id, who.name,
+      ],
     );
   }
 
   /** Sets the location columns of a package (store / line), or the machine slot for a load. */
   async function setLocation(tx: Tx, packageId: number, loc: LocationInput | { kind: 'equipment'; equipmentId: number; slot: string }): Promise<void> {
+    await setLocations(tx, [{ packageId, loc }]);
+  }
+
+  /** {@link setLocation} of several packages with one statement. */
+  async function setLocations(tx: Tx, items: readonly { packageId: number; loc: LocationInput | { kind: 'equipment'; equipmentId: number; slot: string } }[]): Promise<void> {
+    if (items.length === 0) return;
     await tx.query(
-      `UPDATE material_packages SET location_kind = $2, store_place = $3, line_id = $4, equipment_id = $5, slot = $6 WHERE id = $1`,
+      `UPDATE material_packages pk SET location_kind = x.kind, store_place = x.place, line_id = x.line_id, equipment_id = x.equipment_id, slot = x.slot
+         FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[]) AS x(id, kind, place, line_id, equipment_id, slot)
+        WHERE pk.id = x.id`,
       [
-        packageId,
-        loc.kind,
-        loc.kind === 'store' ? loc.place ?? null : null,
-        loc.kind === 'line' ? loc.lineId : null,
-        loc.kind === 'equipment' ? loc.equipmentId : null,
-        loc.kind === 'equipment' ? loc.slot : null,
+        items.map((i) => i.packageId), items.map((i) => i.loc.kind), items.map((i) => (i.loc.kind === 'store' ? i.loc.place ?? null : null)),
+        items.map((i) => (i.loc.kind === 'line' ? i.loc.lineId : null)), items.map((i) => (i.loc.kind === 'equipment' ? i.loc.equipmentId : null)),
+        items.map((i) => (i.loc.kind === 'equipment' ? i.loc.slot : null)),
       ],
     );
   }
 
   /** Where a package taken off a machine goes: the machine's line, or the store when the station has no line. */
   async function offMachineLocation(q: Queryable, equipmentId: number): Promise<LocationInput> {
-    const r = await q.query<{ lineId: number | null }>(
-      `SELECT s.line_id AS "lineId" FROM equipment e JOIN stations s ON s.id = e.station_id WHERE e.id = $1`,
-      [equipmentId],
+    return (await offMachineLocations(q, [equipmentId])).get(equipmentId)!;
+  }
+
+  /** {@link offMachineLocation} of several machines with one statement. */
+  async function offMachineLocations(q: Queryable, equipmentIds: readonly number[]): Promise<Map<number, LocationInput>> {
+    const ids = [...new Set(equipmentIds)];
+    const out = new Map<number, LocationInput>(ids.map((id) => [id, { kind: 'store', place: null }]));
+    if (ids.length === 0) return out;
+    const r = await q.query<{ id: number; lineId: number | null }>(
+      `SELECT e.id, s.line_id AS "lineId" FROM equipment e JOIN stations s ON s.id = e.station_id WHERE e.id = ANY($1::bigint[])`,
+      [ids],
     );
-    const lineId = r.rows[0]?.lineId ?? null;
-    return lineId === null ? { kind: 'store', place: null } : { kind: 'line', lineId };
+    for (const x of r.rows) if (x.lineId !== null) out.set(Number(x.id), { kind: 'line', lineId: x.lineId });
+    return out;
   }
 
   async function insertMsdEvent(
@@ -267,6 +291,6 @@ export function createPackageStore(opts: StoreOptions) {
     return r.rows[0]!.id;
   }
 
-  return { clock, msdOf, msdEvents, toView, views, row, rowByCode, get, logMovement, setLocation, offMachineLocation, insertMsdEvent };
+  return { clock, msdOf, msdEvents, toView, views, row, rowByCode, get, logMovement, logMovements, setLocation, setLocations, offMachineLocation, offMachineLocations, insertMsdEvent };
 }
 export type PackageStore = ReturnType<typeof createPackageStore>;

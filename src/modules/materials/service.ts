@@ -2,7 +2,7 @@ import type { Db, Queryable, Tx } from '../../platform/db.ts';
 import { inTx } from '../../platform/db.ts';
 import { AppError, notFound, validationFailed, type ErrorCode } from '../../platform/errors.ts';
 import type { Principal } from '../../platform/principal.ts';
-import { recordAudit } from '../audit/index.ts';
+import { recordAudit, recordAudits, type AuditEntry } from '../audit/index.ts';
 import type { FactoryService } from '../factory/index.ts';
 import type { PartsService } from '../parts/index.ts';
 import type { ProductsService } from '../products/index.ts';
@@ -14,7 +14,7 @@ import {
   createPackageStore, PACKAGE_FROM, PACKAGE_SELECT, type LocationInput, type LocationKind, type MaterialPackage, type MovementKind, type PackageKind,
   type PackageRow, type PackageStatus, type StoredMsdEvent,
 } from './packages.ts';
-import { createSetupService, type FirstArticleHook } from './setups.ts';
+import { createSetupService, type FirstArticleHook, type LoadVerdict } from './setups.ts';
 import type { SetupInterlockDeps, SetupInterlockScope } from './interlock.ts';
 import { createShortageService } from './shortage.ts';
 import { createTraceService } from './trace.ts';
@@ -198,6 +198,32 @@ function mslAppError(e: MslError): AppError {
   const code: ErrorCode =
     e.code === 'MSL_EVENT_NOT_ALLOWED' || e.code === 'MSL_EVENT_OUT_OF_ORDER' || e.code === 'MSL_EVENT_AFTER_NOW' ? e.code : 'VALIDATION_FAILED';
   return new AppError(code, e.message, { errors: [{ field: '/at', code: e.code, message: e.message }] });
+}
+
+/** One package of {@link MaterialsService.markEmptyMany}: emptied, or refused (nothing changed). */
+export type EmptyResult = { ok: true; package: MaterialPackage } | { ok: false; error: AppError };
+
+/** A splice detected at a machine (CFX SplicePointDetected): the depleted package and the one now feeding the slot. */
+export interface SpliceInput {
+  equipmentId: number;
+  /** The slot the new package feeds. */
+  slot: string;
+  depletedCode: string;
+  newCode: string;
+  feederId?: string | null;
+  /** The program the machine runs (the new package is verified against it); null: none known, the load is not made. */
+  programId: number | null;
+  workOrderId: number | null;
+  /** Recorded with the emptied package. */
+  reason?: string | null;
+}
+
+export interface SpliceResult {
+  input: SpliceInput;
+  /** `unknown`: no such package; `already-empty`: nothing to do; `refused`: it could not be marked empty (nothing changed). */
+  depleted: { outcome: 'unknown' | 'already-empty' } | { outcome: 'emptied'; package: MaterialPackage } | { outcome: 'refused'; error: AppError };
+  /** `unknown`: no such package; `already-active`: already set up on this machine; `no-program`: not verified (no program); else the load's verdict. */
+  load: { outcome: 'unknown' | 'already-active' | 'no-program' } | { outcome: 'verified'; verdict: LoadVerdict };
 }
 
 /** Thrown inside a label preview's transaction so that it rolls back. */
@@ -545,9 +571,18 @@ export function createMaterialsService(db: Db, deps: MaterialsDeps, opts: Materi
 
   /** A package that reached zero leaves its machine slot (a waiting splice takes over) and goes to the machine's line. */
   async function leaveMachine(tx: Tx, who: Principal, pkg: PackageRow, reason: 'emptied' | 'scrapped'): Promise<void> {
-    const closed = await setups.endPackageSetups(tx, who, pkg.id, reason, clock());
-    if (pkg.locationKind === 'equipment') await store.setLocation(tx, pkg.id, await store.offMachineLocation(tx, pkg.equipmentId!));
-    else if (closed[0]) await store.setLocation(tx, pkg.id, await store.offMachineLocation(tx, closed[0].equipmentId));
+    await leaveMachines(tx, who, [pkg], reason);
+  }
+
+  /** {@link leaveMachine} of several packages in a few statements; setup audit rows go to `audits` when given. */
+  async function leaveMachines(tx: Tx, who: Principal, pkgs: readonly PackageRow[], reason: 'emptied' | 'scrapped', audits?: AuditEntry[]): Promise<void> {
+    const closed = await setups.endPackageSetupsMany(tx, who, pkgs.map((p) => p.id), reason, clock(), audits);
+    const moves = pkgs.flatMap((p) => {
+      const machine = p.locationKind === 'equipment' ? p.equipmentId : (closed.get(p.id)?.[0]?.equipmentId ?? null);
+      return machine === null ? [] : [{ packageId: p.id, machine }];
+    });
+    const off = await store.offMachineLocations(tx, moves.map((m) => m.machine));
+    await store.setLocations(tx, moves.map((m) => ({ packageId: m.packageId, loc: off.get(m.machine)! })));
   }
 
   /** Splits `quantity` pieces off into a new package of the same lot, with the same MSD history. */
@@ -670,12 +705,123 @@ export function createMaterialsService(db: Db, deps: MaterialsDeps, opts: Materi
 
   /** The package is used up (or found empty): the rest is written off; it leaves its slot, a splice takes over. */
   async function markEmpty(who: Principal, id: number, input: { reason?: string | null } = {}, q?: Queryable): Promise<MaterialPackage> {
-    return change(who, id, 'empty', async (tx, p) => {
-      refuseStatus(p, ['available', 'in-use', 'blocked', 'quarantined'], 'marked empty');
-      await tx.query(`UPDATE material_packages SET quantity = 0, status = 'empty' WHERE id = $1`, [id]);
-      await leaveMachine(tx, who, p, 'emptied');
-      await store.logMovement(tx, who, id, { kind: 'emptied', delta: -p.quantity, reason: input.reason ?? null });
-    }, input.reason ?? null, q);
+    const r = (await markEmptyMany(who, [{ id, reason: input.reason ?? null }], q))[0]!;
+    if (!r.ok) throw r.error;
+    return r.package;
+  }
+
+  /**
+   * {@link markEmpty} of several packages in a few statements: results in the order given; a
+   * package that cannot be marked empty (unknown, already empty, scrapped) is refused alone and
+   * changes nothing, the others are applied.
+   */
+  async function markEmptyMany(who: Principal, items: readonly { id: number; reason?: string | null }[], q?: Queryable): Promise<EmptyResult[]> {
+    if (items.length === 0) return [];
+    return inTx(db, q, async (tx) => {
+      const rows = new Map(
+        (await tx.query<PackageRow>(`${PACKAGE_SELECT} WHERE pk.id = ANY($1::bigint[]) ORDER BY pk.id FOR NO KEY UPDATE OF pk`, [[...new Set(items.map((i) => i.id))]])).rows.map((r) => [r.id, r]),
+      );
+      const events = await store.msdEvents(tx, [...rows.keys()]);
+      const out: (EmptyResult | null)[] = [];
+      const doing: { k: number; row: PackageRow; reason: string | null }[] = [];
+      const done = new Set<number>();
+      for (const it of items) {
+        const row = rows.get(it.id);
+        if (!row) {
+          out.push({ ok: false, error: notFound('package', it.id) });
+          continue;
+        }
+        try {
+          // Named twice: the second finds it empty, as one call after the other would.
+          refuseStatus(done.has(row.id) ? { ...row, status: 'empty' } : row, ['available', 'in-use', 'blocked', 'quarantined'], 'marked empty');
+        } catch (e) {
+          if (!(e instanceof AppError)) throw e;
+          out.push({ ok: false, error: e });
+          continue;
+        }
+        done.add(row.id);
+        doing.push({ k: out.length, row, reason: it.reason ?? null });
+        out.push(null);
+      }
+      if (doing.length) {
+        const ids = doing.map((d) => d.row.id);
+        const audits: AuditEntry[] = [];
+        await tx.query(`UPDATE material_packages SET quantity = 0, status = 'empty' WHERE id = ANY($1::bigint[])`, [ids]);
+        await leaveMachines(tx, who, doing.map((d) => d.row), 'emptied', audits);
+        await store.logMovements(tx, who, doing.map((d) => ({ packageId: d.row.id, kind: 'emptied' as const, delta: -d.row.quantity, reason: d.reason })));
+        const now = clock();
+        const after = new Map((await tx.query<PackageRow>(`${PACKAGE_SELECT} WHERE pk.id = ANY($1::bigint[])`, [ids])).rows.map((r) => [r.id, r]));
+        for (const d of doing) {
+          const before = store.toView(d.row, events.get(d.row.id) ?? [], now);
+          const pkg = store.toView(after.get(d.row.id)!, events.get(d.row.id) ?? [], now);
+          audits.push({ action: 'empty', entity: 'material_package', entityId: d.row.id, before, after: pkg, reason: d.reason });
+          out[d.k] = { ok: true, package: pkg };
+        }
+        await recordAudits(tx, who, audits);
+      }
+      return out as EmptyResult[];
+    });
+  }
+
+  /**
+   * What a splice detected at a machine needs, for several splices in a few statements: each
+   * depleted package is marked empty (it leaves its slot; a package spliced onto it takes over),
+   * then each new package not already set up on that machine is verified for the slot against the
+   * program and loaded (`verifyLoads`). Results in the order given; a refused splice (unknown
+   * package, refused load) changes nothing but its recorded load attempt, the others are applied.
+   * The same operations as `markEmpty` and `verifyLoad` (which are these with one item).
+   */
+  async function splices(who: Principal, items: readonly SpliceInput[], q?: Queryable): Promise<SpliceResult[]> {
+    if (items.length === 0) return [];
+    return inTx(db, q, async (tx) => {
+      const codes = [...new Set(items.flatMap((i) => [i.depletedCode, i.newCode]))];
+      const known = new Map(
+        (await tx.query<{ id: number; code: string; status: PackageStatus }>(`SELECT id, code, status FROM material_packages WHERE code = ANY($1::text[])`, [codes])).rows.map((r) => [r.code, r]),
+      );
+      const results: SpliceResult[] = items.map((input) => ({ input, depleted: { outcome: 'unknown' }, load: { outcome: 'unknown' } }));
+      // 1. The depleted packages empty.
+      const emptying: number[] = [];
+      for (const [k, it] of items.entries()) {
+        const p = known.get(it.depletedCode);
+        if (!p) continue;
+        if (p.status === 'empty') results[k]!.depleted = { outcome: 'already-empty' };
+        else emptying.push(k);
+      }
+      const emptied = await markEmptyMany(who, emptying.map((k) => ({ id: known.get(items[k]!.depletedCode)!.id, reason: items[k]!.reason ?? null })), tx);
+      for (const [n, k] of emptying.entries()) {
+        const r = emptied[n]!;
+        results[k]!.depleted = r.ok ? { outcome: 'emptied', package: r.package } : { outcome: 'refused', error: r.error };
+      }
+      // 2. The new packages not yet on the machine are verified for the slot and loaded.
+      const candidates = items.flatMap((it, k) => (known.has(it.newCode) ? [k] : []));
+      const active = new Set(
+        candidates.length
+          ? (
+              await tx.query<{ k: number }>(
+                `SELECT x.k FROM unnest($1::int[], $2::bigint[], $3::bigint[]) AS x(k, pkg, e)
+                  WHERE EXISTS (SELECT 1 FROM feeder_setups f WHERE f.package_id = x.pkg AND f.equipment_id = x.e AND f.unloaded_at IS NULL)`,
+                [candidates, candidates.map((k) => known.get(items[k]!.newCode)!.id), candidates.map((k) => items[k]!.equipmentId)],
+              )
+            ).rows.map((r) => r.k)
+          : [],
+      );
+      const loads: number[] = [];
+      for (const k of candidates) {
+        if (active.has(k)) results[k]!.load = { outcome: 'already-active' };
+        else if (items[k]!.programId === null) results[k]!.load = { outcome: 'no-program' };
+        else loads.push(k);
+      }
+      const verdicts = await setups.verifyLoads(
+        who,
+        loads.map((k) => {
+          const it = items[k]!;
+          return { equipmentId: it.equipmentId, slot: it.slot, feederId: it.feederId ?? null, packageCode: it.newCode, programId: it.programId!, workOrderId: it.workOrderId, splice: false };
+        }),
+        tx,
+      );
+      for (const [n, k] of loads.entries()) results[k]!.load = { outcome: 'verified', verdict: verdicts[n]! };
+      return results;
+    });
   }
 
   async function setStatus(who: Principal, id: number, target: 'blocked' | 'quarantined', reason: string, q?: Queryable): Promise<MaterialPackage> {
@@ -907,7 +1053,7 @@ export function createMaterialsService(db: Db, deps: MaterialsDeps, opts: Materi
     getLot, listLots, updateLot, holdLot, releaseLotHold,
     // receiving and packages
     receive, receiveByLabel, previewLabel, getPackage, getPackageByCode, listPackages, movements,
-    split, merge, correctQuantity, consume, markEmpty,
+    split, merge, correctQuantity, consume, markEmpty, markEmptyMany, splices,
     block: (who: Principal, id: number, reason: string, q?: Queryable) => setStatus(who, id, 'blocked', reason, q),
     quarantine: (who: Principal, id: number, reason: string, q?: Queryable) => setStatus(who, id, 'quarantined', reason, q), release, scrap, move,
     // MSD
@@ -915,7 +1061,7 @@ export function createMaterialsService(db: Db, deps: MaterialsDeps, opts: Materi
     // stock, warnings, labels
     stock, warnings, label, printLabel,
     // feeder setups
-    verifyLoad: setups.verifyLoad, unload: setups.unload, setupStatus: setups.setupStatus, candidatesAt: setups.candidatesAt,
+    verifyLoad: setups.verifyLoad, verifyLoads: setups.verifyLoads, unload: setups.unload, setupStatus: setups.setupStatus, candidatesAt: setups.candidatesAt,
     listSetups: setups.listSetups, listAttempts: setups.listAttempts, getSetup: setups.getSetup,
     // paste and stencils
     ...consumables,

@@ -2,12 +2,12 @@ import type { Db, Queryable, Tx } from '../../platform/db.ts';
 import { inTx } from '../../platform/db.ts';
 import { AppError, notFound, validationFailed } from '../../platform/errors.ts';
 import type { Principal } from '../../platform/principal.ts';
-import { recordAudit } from '../audit/index.ts';
+import { recordAudit, recordAudits, type AuditEntry } from '../audit/index.ts';
 import type { Equipment, FactoryService } from '../factory/index.ts';
 import type { PartsService } from '../parts/index.ts';
 import type { Program, ProductsService } from '../products/index.ts';
 import type { MslEventType } from './lib/msl.ts';
-import { PACKAGE_SELECT, type MaterialPackage, type PackageRow, type PackageStore } from './packages.ts';
+import { PACKAGE_SELECT, type MaterialPackage, type PackageRow, type PackageStore, type StoredMsdEvent } from './packages.ts';
 import { loadRefusal, type LoadRefusal } from './reasons.ts';
 
 /**
@@ -180,10 +180,6 @@ export function createSetupService(db: Db, deps: SetupDeps, store: PackageStore)
     return (await q.query<SetupInterval>(`${SETUP_SELECT} WHERE fs.equipment_id = $1 AND fs.slot = $2 AND fs.unloaded_at IS NULL ORDER BY fs.position, fs.id`, [equipmentId, slot])).rows;
   }
 
-  async function activeOfPackage(q: Queryable, packageId: number): Promise<SetupInterval | undefined> {
-    return (await q.query<SetupInterval>(`${SETUP_SELECT} WHERE fs.package_id = $1 AND fs.unloaded_at IS NULL`, [packageId])).rows[0];
-  }
-
   function programReasons(program: Program, equipment: Equipment): LoadRefusal[] {
     const out: LoadRefusal[] = [];
     if (program.state !== 'released') {
@@ -206,43 +202,78 @@ export function createSetupService(db: Db, deps: SetupDeps, store: PackageStore)
     ctx: { productRevisionId: number | null; workOrderId: number | null; stationId?: number | null },
     now: Date,
   ): Promise<LoadRefusal[]> {
-    const out: LoadRefusal[] = [];
-    const p = `Package ${pkg.code}`;
-    const statusReason = pkg.statusReason ? ` (${pkg.statusReason})` : '';
-    if (pkg.status === 'scrapped') out.push(loadRefusal('PACKAGE_SCRAPPED', `${p} has been scrapped${statusReason}`));
-    if (pkg.status === 'empty') out.push(loadRefusal('PACKAGE_EMPTY', `${p} is empty`));
-    if (pkg.status === 'blocked') out.push(loadRefusal('PACKAGE_BLOCKED', `${p} is blocked${statusReason}`));
-    if (pkg.status === 'quarantined') out.push(loadRefusal('PACKAGE_QUARANTINED', `${p} is in quarantine${statusReason}`));
-    if (slot) {
-      if (pkg.partId !== slot.partId) {
-        out.push(loadRefusal('PART_MISMATCH', `${p} holds part ${pkg.ipn} (${pkg.mpn}); slot ${slot.slot} needs part ${slot.ipn}`));
-      } else {
-        const avl = await deps.parts.checkApproved(q, {
-          partId: slot.partId, manufacturer: pkg.manufacturer, mpn: pkg.mpn, productRevisionId: ctx.productRevisionId, workOrderId: ctx.workOrderId,
-        });
-        if (!avl.ok) out.push(loadRefusal(avl.reason, `${p}: ${avl.message} (${slot.ipn}, ${pkg.manufacturer})`));
-      }
+    return (await packageReasonsMany(q, [{ pkg, slot, ctx }], now))[0]!;
+  }
+
+  /**
+   * {@link packageReasons} of several packages with one read of the AVL and one of the quality
+   * holds: an active approved (not alternate) AVL entry of the MPN passes at once; anything else
+   * (alternates, unknown or inactive MPNs) is judged by the parts module's `checkApproved`.
+   */
+  async function packageReasonsMany(
+    q: Queryable,
+    items: readonly { pkg: MaterialPackage; slot: { slot: string; partId: number; ipn: string } | null; ctx: { productRevisionId: number | null; workOrderId: number | null; stationId?: number | null } }[],
+    now: Date,
+  ): Promise<LoadRefusal[][]> {
+    if (items.length === 0) return [];
+    const avlAsked = items.filter((it) => it.slot && it.pkg.partId === it.slot.partId);
+    const approved = new Set<string>();
+    if (avlAsked.length) {
+      const r = await q.query<{ partId: number; mpn: string; manufacturer: string }>(
+        `SELECT a.part_id AS "partId", m.mpn, m.manufacturer FROM avl_entries a JOIN manufacturer_parts m ON m.id = a.manufacturer_part_id
+          WHERE a.active AND NOT a.alternate AND (a.part_id, m.mpn) IN (SELECT * FROM unnest($1::bigint[], $2::text[]))`,
+        [avlAsked.map((it) => it.slot!.partId), avlAsked.map((it) => it.pkg.mpn)],
+      );
+      for (const x of r.rows) approved.add(`${x.partId}|${x.mpn}|${x.manufacturer.toLowerCase()}`);
     }
-    // Quality holds are the source of truth: they refuse even when the lot flag / package block they
-    // set was cleared by hand while the hold is still active (and a station hold refuses any load).
     const holds = (
-      await q.query<{ scope: string; number: string; reason: string }>(
-        `SELECT scope, number, reason FROM quality_holds WHERE released_at IS NULL AND scope IN ('package','material_lot','station')
-            AND ((scope = 'package' AND package_id = $1) OR (scope = 'material_lot' AND material_lot_id = $2) OR (scope = 'station' AND station_id = $3)) ORDER BY id`,
-        [pkg.id, pkg.lotId, ctx.stationId ?? null],
+      await q.query<{ scope: string; number: string; reason: string; packageId: number | null; lotId: number | null; stationId: number | null }>(
+        `SELECT scope, number, reason, package_id AS "packageId", material_lot_id AS "lotId", station_id AS "stationId" FROM quality_holds
+          WHERE released_at IS NULL AND scope IN ('package','material_lot','station')
+            AND ((scope = 'package' AND package_id = ANY($1::bigint[])) OR (scope = 'material_lot' AND material_lot_id = ANY($2::bigint[]))
+                 OR (scope = 'station' AND station_id = ANY($3::bigint[])))
+          ORDER BY id`,
+        [items.map((it) => it.pkg.id), items.map((it) => it.pkg.lotId), items.flatMap((it) => (it.ctx.stationId == null ? [] : [it.ctx.stationId]))],
       )
     ).rows;
-    for (const h of holds.filter((x) => x.scope === 'package')) out.push(loadRefusal('PACKAGE_ON_HOLD', `${p} is held by quality hold ${h.number}: ${h.reason}`));
-    const lotHold = holds.find((x) => x.scope === 'material_lot');
-    if (pkg.lotOnHold) out.push(loadRefusal('LOT_ON_HOLD', `The lot ${pkg.lotCode ?? `#${pkg.lotId}`} of ${p} is on hold: ${pkg.lotHoldReason ?? ''}`.trim()));
-    else if (lotHold) out.push(loadRefusal('LOT_ON_HOLD', `The lot ${pkg.lotCode ?? `#${pkg.lotId}`} of ${p} is held by quality hold ${lotHold.number}: ${lotHold.reason}`));
-    for (const h of holds.filter((x) => x.scope === 'station')) out.push(loadRefusal('STATION_ON_HOLD', `The station of this machine is held by quality hold ${h.number}: ${h.reason}`));
-    if (pkg.lotExpiresAt && pkg.lotExpiresAt.getTime() <= now.getTime()) {
-      out.push(loadRefusal('LOT_EXPIRED', `The lot ${pkg.lotCode ?? `#${pkg.lotId}`} of ${p} expired at ${pkg.lotExpiresAt.toISOString()}`));
+    const out: LoadRefusal[][] = [];
+    for (const { pkg, slot, ctx } of items) {
+      const reasons: LoadRefusal[] = [];
+      const p = `Package ${pkg.code}`;
+      const statusReason = pkg.statusReason ? ` (${pkg.statusReason})` : '';
+      if (pkg.status === 'scrapped') reasons.push(loadRefusal('PACKAGE_SCRAPPED', `${p} has been scrapped${statusReason}`));
+      if (pkg.status === 'empty') reasons.push(loadRefusal('PACKAGE_EMPTY', `${p} is empty`));
+      if (pkg.status === 'blocked') reasons.push(loadRefusal('PACKAGE_BLOCKED', `${p} is blocked${statusReason}`));
+      if (pkg.status === 'quarantined') reasons.push(loadRefusal('PACKAGE_QUARANTINED', `${p} is in quarantine${statusReason}`));
+      if (slot) {
+        if (pkg.partId !== slot.partId) {
+          reasons.push(loadRefusal('PART_MISMATCH', `${p} holds part ${pkg.ipn} (${pkg.mpn}); slot ${slot.slot} needs part ${slot.ipn}`));
+        } else if (!approved.has(`${slot.partId}|${pkg.mpn}|${pkg.manufacturer.toLowerCase()}`)) {
+          const avl = await deps.parts.checkApproved(q, {
+            partId: slot.partId, manufacturer: pkg.manufacturer, mpn: pkg.mpn, productRevisionId: ctx.productRevisionId, workOrderId: ctx.workOrderId,
+          });
+          if (!avl.ok) reasons.push(loadRefusal(avl.reason, `${p}: ${avl.message} (${slot.ipn}, ${pkg.manufacturer})`));
+        }
+      }
+      // Quality holds are the source of truth: they refuse even when the lot flag / package block they
+      // set was cleared by hand while the hold is still active (and a station hold refuses any load).
+      const station = ctx.stationId ?? null;
+      const mine = holds.filter(
+        (h) => (h.scope === 'package' && h.packageId === pkg.id) || (h.scope === 'material_lot' && h.lotId === pkg.lotId) || (h.scope === 'station' && station !== null && h.stationId === station),
+      );
+      for (const h of mine.filter((x) => x.scope === 'package')) reasons.push(loadRefusal('PACKAGE_ON_HOLD', `${p} is held by quality hold ${h.number}: ${h.reason}`));
+      const lotHold = mine.find((x) => x.scope === 'material_lot');
+      if (pkg.lotOnHold) reasons.push(loadRefusal('LOT_ON_HOLD', `The lot ${pkg.lotCode ?? `#${pkg.lotId}`} of ${p} is on hold: ${pkg.lotHoldReason ?? ''}`.trim()));
+      else if (lotHold) reasons.push(loadRefusal('LOT_ON_HOLD', `The lot ${pkg.lotCode ?? `#${pkg.lotId}`} of ${p} is held by quality hold ${lotHold.number}: ${lotHold.reason}`));
+      for (const h of mine.filter((x) => x.scope === 'station')) reasons.push(loadRefusal('STATION_ON_HOLD', `The station of this machine is held by quality hold ${h.number}: ${h.reason}`));
+      if (pkg.lotExpiresAt && pkg.lotExpiresAt.getTime() <= now.getTime()) {
+        reasons.push(loadRefusal('LOT_EXPIRED', `The lot ${pkg.lotCode ?? `#${pkg.lotId}`} of ${p} expired at ${pkg.lotExpiresAt.toISOString()}`));
+      }
+      if (pkg.msd.state === 'expired') reasons.push(loadRefusal('MSL_EXPIRED', `The MSL ${pkg.msd.level} floor life of ${p} has run out; bake it before use`));
+      else if (pkg.msd.state === 'bake-required') reasons.push(loadRefusal('MSL_BAKE_REQUIRED', `${p} (MSL ${pkg.msd.level}) must be baked before use`));
+      else if (pkg.msd.state === 'unknown') reasons.push(loadRefusal('MSD_STATE_UNKNOWN', `The MSD state of ${p} cannot be determined: ${pkg.msd.error?.message ?? 'unknown'}`));
+      out.push(reasons);
     }
-    if (pkg.msd.state === 'expired') out.push(loadRefusal('MSL_EXPIRED', `The MSL ${pkg.msd.level} floor life of ${p} has run out; bake it before use`));
-    else if (pkg.msd.state === 'bake-required') out.push(loadRefusal('MSL_BAKE_REQUIRED', `${p} (MSL ${pkg.msd.level}) must be baked before use`));
-    else if (pkg.msd.state === 'unknown') out.push(loadRefusal('MSD_STATE_UNKNOWN', `The MSD state of ${p} cannot be determined: ${pkg.msd.error?.message ?? 'unknown'}`));
     return out;
   }
 
@@ -252,24 +283,55 @@ export function createSetupService(db: Db, deps: SetupDeps, store: PackageStore)
   }
 
   async function closeInterval(tx: Tx, who: Principal, id: number, reason: NonNullable<SetupInterval['unloadReason']>, at: Date): Promise<void> {
-    await tx.query(`UPDATE feeder_setups SET unloaded_at = $2, unloaded_by = $3, unload_reason = $4 WHERE id = $1 AND unloaded_at IS NULL`, [id, at, who.name, reason]);
+    await closeIntervals(tx, who, [{ id, reason }], at);
+  }
+
+  /** Closes open setup intervals, each with its reason, with one statement. */
+  async function closeIntervals(tx: Tx, who: Principal, items: readonly { id: number; reason: NonNullable<SetupInterval['unloadReason']> }[], at: Date): Promise<void> {
+    if (items.length === 0) return;
+    await tx.query(
+      `UPDATE feeder_setups fs SET unloaded_at = $3, unloaded_by = $4, unload_reason = x.reason
+         FROM unnest($1::bigint[], $2::text[]) AS x(id, reason) WHERE fs.id = x.id AND fs.unloaded_at IS NULL`,
+      [items.map((i) => i.id), items.map((i) => i.reason), at, who.name],
+    );
   }
 
   /** After the feeding package of a slot left it, the package spliced onto it takes over. */
   async function promoteSplice(tx: Tx, equipmentId: number, slot: string): Promise<void> {
+    await promoteSplices(tx, [{ equipmentId, slot }]);
+  }
+
+  /** {@link promoteSplice} on several slots with one statement. */
+  async function promoteSplices(tx: Tx, slots: readonly { equipmentId: number; slot: string }[]): Promise<void> {
+    const uniq = [...new Map(slots.map((s) => [`${s.equipmentId}:${s.slot}`, s])).values()];
+    if (uniq.length === 0) return;
     await tx.query(
-      `UPDATE feeder_setups SET position = 'feeding' WHERE equipment_id = $1 AND slot = $2 AND unloaded_at IS NULL AND position = 'spliced'
-         AND NOT EXISTS (SELECT 1 FROM feeder_setups f WHERE f.equipment_id = $1 AND f.slot = $2 AND f.unloaded_at IS NULL AND f.position = 'feeding')`,
-      [equipmentId, slot],
+      `UPDATE feeder_setups fs SET position = 'feeding' FROM unnest($1::bigint[], $2::text[]) AS x(equipment_id, slot)
+        WHERE fs.equipment_id = x.equipment_id AND fs.slot = x.slot AND fs.unloaded_at IS NULL AND fs.position = 'spliced'
+          AND NOT EXISTS (SELECT 1 FROM feeder_setups f WHERE f.equipment_id = x.equipment_id AND f.slot = x.slot AND f.unloaded_at IS NULL AND f.position = 'feeding')`,
+      [uniq.map((s) => s.equipmentId), uniq.map((s) => s.slot)],
     );
   }
 
-  /** Takes a package off its machine after an unload: in-use becomes available, the location the machine's line. */
+  /** Setup intervals by id (one statement). */
+  async function intervals(q: Queryable, ids: readonly number[]): Promise<Map<number, SetupInterval>> {
+    if (ids.length === 0) return new Map();
+    return new Map((await q.query<SetupInterval>(`${SETUP_SELECT} WHERE fs.id = ANY($1::bigint[])`, [ids])).rows.map((r) => [r.id, r]));
+  }
+
+  /** Takes packages off their machine after an unload: in-use becomes available, the location the machine's line. */
   async function takeOff(tx: Tx, who: Principal, iv: SetupInterval, at: Date): Promise<void> {
-    await tx.query(`SELECT 1 FROM material_packages WHERE id = $1 FOR NO KEY UPDATE`, [iv.packageId]);
-    await tx.query(`UPDATE material_packages SET status = CASE WHEN status = 'in-use' THEN 'available' ELSE status END WHERE id = $1`, [iv.packageId]);
-    await store.setLocation(tx, iv.packageId, await store.offMachineLocation(tx, iv.equipmentId));
-    await store.logMovement(tx, who, iv.packageId, { kind: 'unloaded', workOrderId: iv.workOrderId, reason: `from ${iv.equipmentCode} slot ${iv.slot}`, at });
+    await takeOffs(tx, who, [iv], at);
+  }
+
+  async function takeOffs(tx: Tx, who: Principal, ivs: readonly SetupInterval[], at: Date): Promise<void> {
+    if (ivs.length === 0) return;
+    const ids = ivs.map((iv) => iv.packageId);
+    await tx.query(`SELECT 1 FROM material_packages WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE`, [ids]);
+    await tx.query(`UPDATE material_packages SET status = CASE WHEN status = 'in-use' THEN 'available' ELSE status END WHERE id = ANY($1::bigint[])`, [ids]);
+    const off = await store.offMachineLocations(tx, ivs.map((iv) => iv.equipmentId));
+    await store.setLocations(tx, ivs.map((iv) => ({ packageId: iv.packageId, loc: off.get(iv.equipmentId)! })));
+    await store.logMovements(tx, who, ivs.map((iv) => ({ packageId: iv.packageId, kind: 'unloaded' as const, workOrderId: iv.workOrderId, reason: `from ${iv.equipmentCode} slot ${iv.slot}`, at })));
   }
 
   /**
@@ -277,30 +339,44 @@ export function createSetupService(db: Db, deps: SetupDeps, store: PackageStore)
    * the package), letting a waiting splice take over. Returns the closed intervals.
    */
   async function endPackageSetups(tx: Tx, who: Principal, packageId: number, reason: 'emptied' | 'scrapped', at: Date): Promise<SetupInterval[]> {
-    const open = (await tx.query<SetupInterval>(`${SETUP_SELECT} WHERE fs.package_id = $1 AND fs.unloaded_at IS NULL`, [packageId])).rows;
-    for (const iv of open) {
-      await closeInterval(tx, who, iv.id, reason, at);
-      await promoteSplice(tx, iv.equipmentId, iv.slot);
-      await recordAudit(tx, who, { action: reason === 'emptied' ? 'empty' : 'scrap', entity: 'feeder_setup', entityId: iv.id, before: iv, after: await interval(tx, iv.id) });
-    }
-    return open;
+    return (await endPackageSetupsMany(tx, who, [packageId], reason, at)).get(packageId) ?? [];
   }
 
   /**
-   * The MSD events a load implies: a reel cannot feed a machine from inside its dry pack or a
-   * dry cabinet, so loading counts as opening it / taking it out (recorded as implicit events).
+   * {@link endPackageSetups} of several packages in a few statements. The audit rows are written,
+   * or added to `audits` when given (the caller writes them with its own).
    */
-  async function implicitMsdEvent(tx: Tx, who: Principal, pkg: PackageRow, now: Date): Promise<void> {
-    if (pkg.mslLevel === '1') return;
-    const events = (await store.msdEvents(tx, [pkg.id])).get(pkg.id) ?? [];
+  async function endPackageSetupsMany(
+    tx: Tx, who: Principal, packageIds: readonly number[], reason: 'emptied' | 'scrapped', at: Date, audits?: AuditEntry[],
+  ): Promise<Map<number, SetupInterval[]>> {
+    const out = new Map<number, SetupInterval[]>();
+    if (packageIds.length === 0) return out;
+    const open = (await tx.query<SetupInterval>(`${SETUP_SELECT} WHERE fs.package_id = ANY($1::bigint[]) AND fs.unloaded_at IS NULL ORDER BY fs.id`, [packageIds])).rows;
+    if (open.length === 0) return out;
+    await closeIntervals(tx, who, open.map((iv) => ({ id: iv.id, reason })), at);
+    await promoteSplices(tx, open);
+    const after = await intervals(tx, open.map((iv) => iv.id));
+    const entries = open.map((iv) => ({ action: reason === 'emptied' ? 'empty' : 'scrap', entity: 'feeder_setup', entityId: iv.id, before: iv, after: after.get(iv.id) }));
+    if (audits) audits.push(...entries);
+    else await recordAudits(tx, who, entries);
+    for (const iv of open) out.set(iv.packageId, [...(out.get(iv.packageId) ?? []), iv]);
+    return out;
+  }
+
+  /**
+   * The MSD event a load implies: a reel cannot feed a machine from inside its dry pack or a
+   * dry cabinet, so loading counts as opening it / taking it out (recorded as an implicit event).
+   */
+  function implicitMsdEvent(pkg: PackageRow, events: readonly StoredMsdEvent[], now: Date): MslEventType | null {
+    if (pkg.mslLevel === '1') return null;
     const last = [...events].reverse().find((e) => e.type !== 'expired');
     let type: MslEventType | null = null;
     if (!last || last.type === 'resealed-dry-pack') type = 'opened';
     else if (last.type === 'dry-storage-in') type = 'dry-storage-out';
-    if (!type) return;
+    if (!type) return null;
     const next = store.msdOf(pkg, [...events, { type, at: now }], now);
-    if (next.state === 'unknown') return; // the history does not allow it; the check already refused unusable states
-    await store.insertMsdEvent(tx, who, pkg.id, { type, at: now, implicit: true, note: 'recorded at loading' });
+    if (next.state === 'unknown') return null; // the history does not allow it; the check already refused unusable states
+    return type;
   }
 
   /**
@@ -309,49 +385,137 @@ export function createSetupService(db: Db, deps: SetupDeps, store: PackageStore)
    * joining it as a splice). A refusal is a result, not an exception: the attempt is committed.
    */
   async function verifyLoad(who: Principal, input: LoadInput, q?: Queryable): Promise<LoadVerdict> {
-    if (input.packageId === undefined && (input.packageCode === undefined || input.packageCode === '')) {
-      throw validationFailed([{ field: '/packageId', code: 'required', message: 'give packageId or packageCode' }]);
+    return (await verifyLoads(who, [input], q))[0]!;
+  }
+
+  /**
+   * {@link verifyLoad} of several loads, in a few statements per round: verdicts in the order of
+   * `inputs`, each as if the loads had been made one after the other. Loads naming a slot or a
+   * package an earlier load of the call names are decided in a later round, after it. A refused
+   * load changes nothing but its recorded attempt (and audit row); the others are applied.
+   */
+  async function verifyLoads(who: Principal, inputs: readonly LoadInput[], q?: Queryable): Promise<LoadVerdict[]> {
+    for (const input of inputs) {
+      if (input.packageId === undefined && (input.packageCode === undefined || input.packageCode === '')) {
+        throw validationFailed([{ field: '/packageId', code: 'required', message: 'give packageId or packageCode' }]);
+      }
     }
+    if (inputs.length === 0) return [];
     return inTx(db, q, async (tx) => {
       const now = clock();
-      const equipment = await deps.factory.equipment.get(input.equipmentId, tx);
-      if (who.stationIds && !who.stationIds.includes(equipment.stationId)) {
-        throw new AppError('STATION_NOT_PERMITTED', `This token may not act for machine ${equipment.code}`);
+      const equipments = new Map<number, Equipment>();
+      const programs = new Map<number, Program>();
+      for (const input of inputs) {
+        let equipment = equipments.get(input.equipmentId);
+        if (!equipment) equipments.set(input.equipmentId, (equipment = await deps.factory.equipment.get(input.equipmentId, tx)));
+        if (who.stationIds && !who.stationIds.includes(equipment.stationId)) {
+          throw new AppError('STATION_NOT_PERMITTED', `This token may not act for machine ${equipment.code}`);
+        }
+        let program = programs.get(input.programId);
+        if (!program) programs.set(input.programId, (program = await deps.products.getProgram(input.programId, tx)));
+        if (input.productRevisionId != null && input.productRevisionId !== program.productRevisionId) {
+          throw validationFailed([
+            { field: '/productRevisionId', code: 'program_revision', message: `program ${program.name} belongs to product revision ${program.productRevisionId}, not ${input.productRevisionId}` },
+          ]);
+        }
       }
-      const program = await deps.products.getProgram(input.programId, tx);
-      if (input.productRevisionId != null && input.productRevisionId !== program.productRevisionId) {
-        throw validationFailed([
-          { field: '/productRevisionId', code: 'program_revision', message: `program ${program.name} belongs to product revision ${program.productRevisionId}, not ${input.productRevisionId}` },
-        ]);
+      const out: LoadVerdict[] = new Array(inputs.length);
+      let pending = inputs.map((input, i) => ({ input, i }));
+      while (pending.length) {
+        const round: typeof pending = [];
+        const later: typeof pending = [];
+        const slots = new Set<string>();
+        const pkgs = new Set<string>();
+        for (const p of pending) {
+          const sk = `${p.input.equipmentId}:${p.input.slot}`;
+          const pk = p.input.packageId !== undefined ? `#${p.input.packageId}` : `@${p.input.packageCode}`;
+          (slots.has(sk) || pkgs.has(pk) ? later : round).push(p);
+          slots.add(sk);
+          pkgs.add(pk);
+        }
+        const deferred = await loadRound(tx, who, round, equipments, programs, now, out);
+        pending = [...deferred, ...later].sort((a, b) => a.i - b.i);
       }
-      const ctx = { productRevisionId: program.productRevisionId, workOrderId: input.workOrderId ?? null, stationId: equipment.stationId };
-      // One loading decision per slot at a time.
-      await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`mes:slot:${equipment.id}:${input.slot}`]);
+      return out;
+    });
+  }
 
-      let row: PackageRow | undefined;
-      if (input.packageId !== undefined) {
-        const exists = await tx.query('SELECT 1 FROM material_packages WHERE id = $1 FOR NO KEY UPDATE', [input.packageId]);
-        if (exists.rowCount) row = await store.row(tx, input.packageId);
-      } else {
-        row = await store.rowByCode(tx, input.packageCode!);
-        if (row) await tx.query('SELECT 1 FROM material_packages WHERE id = $1 FOR NO KEY UPDATE', [row.id]);
+  /** One round of {@link verifyLoads}: loads on distinct slots and packages. Returns the loads left for a later round. */
+  async function loadRound(
+    tx: Tx, who: Principal, round: readonly { input: LoadInput; i: number }[], equipments: Map<number, Equipment>, programs: Map<number, Program>, now: Date,
+    out: LoadVerdict[],
+  ): Promise<{ input: LoadInput; i: number }[]> {
+    // One loading decision per slot at a time (keys in one order, so that concurrent calls do not deadlock).
+    const keys = [...new Set(round.map((r) => `mes:slot:${r.input.equipmentId}:${r.input.slot}`))].sort();
+    await tx.query('SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest($1::text[]) AS k', [keys]);
+    const ids = round.flatMap((r) => (r.input.packageId !== undefined ? [r.input.packageId] : []));
+    const codes = round.flatMap((r) => (r.input.packageId === undefined ? [r.input.packageCode!] : []));
+    const rows = (
+      await tx.query<PackageRow>(`${PACKAGE_SELECT} WHERE pk.id = ANY($1::bigint[]) OR pk.code = ANY($2::text[]) ORDER BY pk.id FOR NO KEY UPDATE OF pk`, [ids, codes])
+    ).rows;
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    const byCode = new Map(rows.map((r) => [r.code, r]));
+    const located = round.map((r) => ({ ...r, row: r.input.packageId !== undefined ? byId.get(r.input.packageId) : byCode.get(r.input.packageCode!) }));
+    const found = [...new Set(rows.map((r) => r.id))];
+    const events = await store.msdEvents(tx, found);
+    const open = (
+      await tx.query<SetupInterval>(
+        `${SETUP_SELECT} WHERE fs.id IN (
+           SELECT id FROM feeder_setups WHERE package_id = ANY($1::bigint[]) AND unloaded_at IS NULL
+           UNION
+           SELECT f.id FROM unnest($2::bigint[], $3::text[]) AS x(e, s) JOIN feeder_setups f ON f.equipment_id = x.e AND f.slot = x.s AND f.unloaded_at IS NULL)
+         ORDER BY fs.position, fs.id`,
+        [found, located.map((it) => it.input.equipmentId), located.map((it) => it.input.slot)],
+      )
+    ).rows;
+    // A load touches its slot and package, the packages on that slot and the slot its package is
+    // on; one touching what an earlier load of the round touches waits for the next round (the
+    // same package named by id and by code, a package another load replaces…).
+    const deferred: { input: LoadInput; i: number }[] = [];
+    const items: typeof located = [];
+    const usedSlots = new Set<string>();
+    const usedPkgs = new Set<number>();
+    for (const it of located) {
+      const slots = [`${it.input.equipmentId}:${it.input.slot}`];
+      const pkgs = open.filter((o) => o.equipmentId === it.input.equipmentId && o.slot === it.input.slot).map((o) => o.packageId);
+      if (it.row) {
+        pkgs.push(it.row.id);
+        for (const o of open) if (o.packageId === it.row.id) slots.push(`${o.equipmentId}:${o.slot}`);
       }
+      if (slots.some((x) => usedSlots.has(x)) || pkgs.some((x) => usedPkgs.has(x))) {
+        deferred.push({ input: it.input, i: it.i });
+        continue;
+      }
+      for (const x of slots) usedSlots.add(x);
+      for (const x of pkgs) usedPkgs.add(x);
+      items.push(it);
+    }
+
+    // The checks, as verifyLoad makes them for one load.
+    const judged = items.map((it) => {
+      const equipment = equipments.get(it.input.equipmentId)!;
+      const program = programs.get(it.input.programId)!;
+      const ctx = { productRevisionId: program.productRevisionId, workOrderId: it.input.workOrderId ?? null, stationId: equipment.stationId };
+      const slotDef = program.slots.find((s) => s.slot === it.input.slot) ?? null;
+      const current = open.filter((c) => c.equipmentId === equipment.id && c.slot === it.input.slot);
+      const pkg = it.row ? store.toView(it.row, events.get(it.row.id) ?? [], now) : null;
+      return { ...it, equipment, program, ctx, slotDef, current, feeding: current.find((c) => c.position === 'feeding'), pending: current.find((c) => c.position === 'spliced'), pkg };
+    });
+    const withPkg = judged.filter((j) => j.pkg);
+    const pkgReasons = new Map(
+      (await packageReasonsMany(tx, withPkg.map((j) => ({ pkg: j.pkg!, slot: j.slotDef, ctx: j.ctx })), now)).map((r, k) => [withPkg[k]!.i, r]),
+    );
+    const decided = judged.map((j) => {
+      const { input, equipment, program, slotDef, row, feeding, pending } = j;
       const scanned = row?.code ?? input.packageCode ?? `#${input.packageId}`;
-
       const reasons: LoadRefusal[] = [...programReasons(program, equipment)];
-      const slotDef = program.slots.find((s) => s.slot === input.slot) ?? null;
       if (!slotDef) reasons.push(loadRefusal('SLOT_NOT_IN_PROGRAM', `Slot ${input.slot} is not in the feeder setup of program ${program.name} revision ${program.revision}`));
-      let pkg: MaterialPackage | null = null;
       let alreadyHere: SetupInterval | undefined;
-      const current = await activeOnSlot(tx, equipment.id, input.slot);
-      const feeding = current.find((c) => c.position === 'feeding');
-      const pending = current.find((c) => c.position === 'spliced');
       if (!row) {
         reasons.push(loadRefusal('PACKAGE_UNKNOWN', `Package ${scanned} is not known to the MES`));
       } else {
-        pkg = (await store.views(tx, [row], now))[0]!;
-        reasons.push(...(await packageReasons(tx, pkg, slotDef, ctx, now)));
-        const active = await activeOfPackage(tx, row.id);
+        reasons.push(...pkgReasons.get(j.i)!);
+        const active = open.find((o) => o.packageId === row.id);
         if (active && (active.equipmentId !== equipment.id || active.slot !== input.slot)) {
           reasons.push(loadRefusal('PACKAGE_LOADED_ELSEWHERE', `Package ${row.code} is loaded on ${active.equipmentCode} slot ${active.slot}; unload it there first`));
         } else if (active) {
@@ -366,7 +530,6 @@ export function createSetupService(db: Db, deps: SetupDeps, store: PackageStore)
       }
       // Order by the reason table so the first reason is the most fundamental one.
       reasons.sort((a, b) => a.failureCode - b.failureCode);
-
       const accepted = reasons.length === 0;
       const first = reasons[0] ?? null;
       const message = accepted
@@ -374,89 +537,143 @@ export function createSetupService(db: Db, deps: SetupDeps, store: PackageStore)
           ? `Package ${row!.code} is already verified on ${equipment.code} slot ${input.slot}`
           : `Package ${row!.code} verified for ${equipment.code} slot ${input.slot} (${slotDef!.ipn})`
         : first!.message;
-      const attempt = await tx.query<{ id: number }>(
+      return { ...j, reasons, accepted, first, message, alreadyHere };
+    });
+
+    const attempts = (
+      await tx.query<{ id: number }>(
         `INSERT INTO load_attempts (at, equipment_id, slot, feeder_id, package_id, package_code, program_id, product_revision_id, work_order_id, splice,
                                     accepted, reason_code, failure_code, reasons, message, actor_kind, actor_id, actor_name)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING id`,
+         SELECT $1, x.e, x.slot, x.feeder, x.pkg, x.code, x.prog, x.rev, x.wo, x.splice, x.accepted, x.reason_code, x.failure_code, x.reasons::jsonb, x.message, $16, $17, $18
+           FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::bigint[], $8::bigint[], $9::bigint[], $10::boolean[], $11::boolean[],
+                       $12::text[], $13::int[], $14::text[], $15::text[]) WITH ORDINALITY
+                AS x(e, slot, feeder, pkg, code, prog, rev, wo, splice, accepted, reason_code, failure_code, reasons, message, ord)
+          ORDER BY x.ord
+         RETURNING id`,
         [
-          now, equipment.id, input.slot, input.feederId ?? null, row?.id ?? null, row?.code ?? input.packageCode ?? null, program.id, program.productRevisionId,
-          ctx.workOrderId, input.splice ?? false, accepted, first?.code ?? null, first?.failureCode ?? null, JSON.stringify(reasons), message, who.kind, who.id, who.name,
+          now, decided.map((d) => d.equipment.id), decided.map((d) => d.input.slot), decided.map((d) => d.input.feederId ?? null), decided.map((d) => d.row?.id ?? null),
+          decided.map((d) => d.row?.code ?? d.input.packageCode ?? null), decided.map((d) => d.program.id), decided.map((d) => d.program.productRevisionId),
+          decided.map((d) => d.ctx.workOrderId), decided.map((d) => d.input.splice ?? false), decided.map((d) => d.accepted), decided.map((d) => d.first?.code ?? null),
+          decided.map((d) => d.first?.failureCode ?? null), decided.map((d) => JSON.stringify(d.reasons)), decided.map((d) => d.message), who.kind, who.id, who.name,
         ],
-      );
-      const attemptId = attempt.rows[0]!.id;
-      const base = { attemptId, message, reasons, reason: first };
-      if (!accepted) {
-        await recordAudit(tx, who, {
+      )
+    ).rows.map((r) => r.id).sort((a, b) => a - b);
+    const audits: AuditEntry[] = [];
+    const changes: (typeof decided[number] & { attemptId: number; reverify: boolean; splicing: boolean; firstArticleRequired: string | null })[] = [];
+    for (const [k, d] of decided.entries()) {
+      const attemptId = attempts[k]!;
+      const base = { attemptId, message: d.message, reasons: d.reasons, reason: d.first };
+      if (!d.accepted) {
+        audits.push({
           action: 'load_refused', entity: 'load_attempt', entityId: attemptId,
-          after: { equipmentId: equipment.id, slot: input.slot, package: row?.code ?? input.packageCode ?? null, programId: program.id, reasons },
+          after: { equipmentId: d.equipment.id, slot: d.input.slot, package: d.row?.code ?? d.input.packageCode ?? null, programId: d.program.id, reasons: d.reasons },
         });
-        return { ...base, accepted: false, setup: null, replaced: [], alreadyLoaded: false, firstArticleRequired: null };
+        out[d.i] = { ...base, accepted: false, setup: null, replaced: [], alreadyLoaded: false, firstArticleRequired: null };
+        continue;
       }
       // The same package verified again against another program or work order (a changeover that
       // keeps the reel): its interval closes and a new one opens for the new program.
-      const reverify = alreadyHere !== undefined && (alreadyHere.programId !== program.id || (ctx.workOrderId !== null && alreadyHere.workOrderId !== ctx.workOrderId));
-      if (alreadyHere && !reverify) return { ...base, accepted: true, setup: alreadyHere, replaced: [], alreadyLoaded: true, firstArticleRequired: null };
+      const reverify = d.alreadyHere !== undefined && (d.alreadyHere.programId !== d.program.id || (d.ctx.workOrderId !== null && d.alreadyHere.workOrderId !== d.ctx.workOrderId));
+      if (d.alreadyHere && !reverify) {
+        out[d.i] = { ...base, accepted: true, setup: d.alreadyHere, replaced: [], alreadyLoaded: true, firstArticleRequired: null };
+        continue;
+      }
+      changes.push({ ...d, attemptId, reverify, splicing: !reverify && Boolean(d.input.splice && d.feeding), firstArticleRequired: null });
+    }
 
+    if (changes.length) {
       // A setup change that needs a new first article: another program on this machine than the
-      // last one loaded, or another work order set up on it.
-      const previous = (
-        await tx.query<{ programId: number; workOrderId: number | null; name: string; revision: string }>(
-          `SELECT fs.program_id AS "programId", fs.work_order_id AS "workOrderId", p.name, p.revision FROM feeder_setups fs JOIN programs p ON p.id = fs.program_id
-            WHERE fs.equipment_id = $1 ORDER BY fs.loaded_at DESC, fs.id DESC LIMIT 1`,
-          [equipment.id],
-        )
-      ).rows[0];
-      let firstArticleRequired: string | null = null;
-      if (previous && previous.programId !== program.id) {
-        firstArticleRequired = `program change on ${equipment.code}: ${previous.name} revision ${previous.revision} → ${program.name} revision ${program.revision}`;
-      } else if (previous && ctx.workOrderId !== null && previous.workOrderId !== ctx.workOrderId) {
-        firstArticleRequired = `work order #${ctx.workOrderId} set up on ${equipment.code}`;
+      // last one loaded, or another work order set up on it (an earlier load of this call counts).
+      const machines = [...new Set(changes.map((c) => c.equipment.id))];
+      const prev = new Map(
+        (
+          await tx.query<{ equipmentId: number; programId: number; workOrderId: number | null; name: string; revision: string; loadedAt: Date }>(
+            `SELECT e.id AS "equipmentId", x.* FROM unnest($1::bigint[]) AS e(id) CROSS JOIN LATERAL (
+               SELECT fs.program_id AS "programId", fs.work_order_id AS "workOrderId", p.name, p.revision, fs.loaded_at AS "loadedAt"
+                 FROM feeder_setups fs JOIN programs p ON p.id = fs.program_id WHERE fs.equipment_id = e.id ORDER BY fs.loaded_at DESC, fs.id DESC LIMIT 1) x`,
+            [machines],
+          )
+        ).rows.map((r) => [r.equipmentId, r]),
+      );
+      for (const c of changes) {
+        const previous = prev.get(c.equipment.id);
+        if (previous && previous.programId !== c.program.id) {
+          c.firstArticleRequired = `program change on ${c.equipment.code}: ${previous.name} revision ${previous.revision} → ${c.program.name} revision ${c.program.revision}`;
+        } else if (previous && c.ctx.workOrderId !== null && previous.workOrderId !== c.ctx.workOrderId) {
+          c.firstArticleRequired = `work order #${c.ctx.workOrderId} set up on ${c.equipment.code}`;
+        }
+        if (!previous || previous.loadedAt.getTime() <= now.getTime()) {
+          prev.set(c.equipment.id, { equipmentId: c.equipment.id, programId: c.program.id, workOrderId: c.ctx.workOrderId, name: c.program.name, revision: c.program.revision, loadedAt: now });
+        }
       }
 
-      const splicing = !reverify && Boolean(input.splice && feeding);
-      const replaced: SetupInterval[] = [];
-      if (reverify) {
-        await closeInterval(tx, who, alreadyHere!.id, 'reverified', now);
-      } else if (!splicing) {
-        for (const c of current) {
-          await closeInterval(tx, who, c.id, 'replaced', now);
-          await takeOff(tx, who, c, now);
-          replaced.push(await interval(tx, c.id));
+      const closing: { id: number; reason: NonNullable<SetupInterval['unloadReason']> }[] = [];
+      const takenOff: SetupInterval[] = [];
+      for (const c of changes) {
+        if (c.reverify) closing.push({ id: c.alreadyHere!.id, reason: 'reverified' });
+        else if (!c.splicing) for (const cur of c.current) {
+          closing.push({ id: cur.id, reason: 'replaced' });
+          takenOff.push(cur);
         }
       }
-      if (!reverify) {
-        await implicitMsdEvent(tx, who, row!, now);
-        await tx.query(`UPDATE material_packages SET status = 'in-use' WHERE id = $1`, [row!.id]);
-        await store.setLocation(tx, row!.id, { kind: 'equipment', equipmentId: equipment.id, slot: input.slot });
+      await closeIntervals(tx, who, closing, now);
+      await takeOffs(tx, who, takenOff, now);
+      const loading = changes.filter((c) => !c.reverify);
+      for (const c of loading) {
+        const type = implicitMsdEvent(c.row!, events.get(c.row!.id) ?? [], now);
+        if (type) await store.insertMsdEvent(tx, who, c.row!.id, { type, at: now, implicit: true, note: 'recorded at loading' });
       }
-      const ins = await tx.query<{ id: number }>(
-        `INSERT INTO feeder_setups (equipment_id, slot, feeder_id, package_id, program_id, product_revision_id, work_order_id, attempt_id, position, splice_of_id, loaded_at, loaded_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
-        [
-          equipment.id, input.slot, input.feederId ?? (reverify ? alreadyHere!.feederId : splicing ? feeding!.feederId : null), row!.id, program.id, program.productRevisionId,
-          ctx.workOrderId, attemptId, reverify ? alreadyHere!.position : splicing ? 'spliced' : 'feeding', reverify ? alreadyHere!.spliceOfId : splicing ? feeding!.id : null, now, who.name,
-        ],
+      if (loading.length) {
+        await tx.query(
+          `UPDATE material_packages pk SET status = 'in-use', location_kind = 'equipment', store_place = NULL, line_id = NULL, equipment_id = x.e, slot = x.slot
+             FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS x(id, e, slot) WHERE pk.id = x.id`,
+          [loading.map((c) => c.row!.id), loading.map((c) => c.equipment.id), loading.map((c) => c.input.slot)],
+        );
+      }
+      const inserted = new Map(
+        (
+          await tx.query<{ id: number; attemptId: number }>(
+            `INSERT INTO feeder_setups (equipment_id, slot, feeder_id, package_id, program_id, product_revision_id, work_order_id, attempt_id, position, splice_of_id, loaded_at, loaded_by)
+             SELECT x.e, x.slot, x.feeder, x.pkg, x.prog, x.rev, x.wo, x.attempt, x.position, x.splice_of, $11, $12
+               FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::text[], $10::bigint[]) WITH ORDINALITY
+                    AS x(e, slot, feeder, pkg, prog, rev, wo, attempt, position, splice_of, ord)
+              ORDER BY x.ord
+             RETURNING id, attempt_id AS "attemptId"`,
+            [
+              changes.map((c) => c.equipment.id), changes.map((c) => c.input.slot),
+              changes.map((c) => c.input.feederId ?? (c.reverify ? c.alreadyHere!.feederId : c.splicing ? c.feeding!.feederId : null)),
+              changes.map((c) => c.row!.id), changes.map((c) => c.program.id), changes.map((c) => c.program.productRevisionId), changes.map((c) => c.ctx.workOrderId),
+              changes.map((c) => c.attemptId), changes.map((c) => (c.reverify ? c.alreadyHere!.position : c.splicing ? 'spliced' : 'feeding')),
+              changes.map((c) => (c.reverify ? c.alreadyHere!.spliceOfId : c.splicing ? c.feeding!.id : null)), now, who.name,
+            ],
+          )
+        ).rows.map((r) => [r.attemptId, r.id]),
       );
-      if (!reverify) {
-        await store.logMovement(tx, who, row!.id, {
-          kind: 'loaded', workOrderId: ctx.workOrderId, reason: `${splicing ? 'spliced onto' : 'loaded into'} ${equipment.code} slot ${input.slot}`, at: now,
+      await store.logMovements(tx, who, loading.map((c) => ({
+        packageId: c.row!.id, kind: 'loaded' as const, workOrderId: c.ctx.workOrderId, reason: `${c.splicing ? 'spliced onto' : 'loaded into'} ${c.equipment.code} slot ${c.input.slot}`, at: now,
+      })));
+      const after = await intervals(tx, [...inserted.values(), ...takenOff.map((t) => t.id)]);
+      for (const c of changes) {
+        const setup = after.get(inserted.get(c.attemptId)!)!;
+        const replaced = c.reverify || c.splicing ? [] : c.current.map((cur) => after.get(cur.id)!);
+        audits.push({
+          action: c.reverify ? 'reverify' : c.splicing ? 'splice' : 'load', entity: 'feeder_setup', entityId: setup.id, after: setup,
+          before: c.reverify ? c.alreadyHere : replaced.length ? replaced : undefined,
         });
+        out[c.i] = { attemptId: c.attemptId, message: c.message, reasons: c.reasons, reason: c.first, accepted: true, setup, replaced, alreadyLoaded: false, firstArticleRequired: c.firstArticleRequired };
       }
-      const setup = await interval(tx, ins.rows[0]!.id);
-      await recordAudit(tx, who, {
-        action: reverify ? 'reverify' : splicing ? 'splice' : 'load', entity: 'feeder_setup', entityId: setup.id, after: setup,
-        before: reverify ? alreadyHere : replaced.length ? replaced : undefined,
-      });
-      if (firstArticleRequired && deps.firstArticle) {
-        const why = `Setup change: ${firstArticleRequired}`;
-        if (ctx.workOrderId !== null) await deps.firstArticle.requireForWorkOrder(who, ctx.workOrderId, why);
-        else {
-          const station = await deps.factory.stations.get(equipment.stationId, tx);
-          if (station.lineId !== null) await deps.firstArticle.requireForLine(who, station.lineId, why);
-        }
+    }
+    await recordAudits(tx, who, audits);
+    for (const c of changes) {
+      if (!c.firstArticleRequired || !deps.firstArticle) continue;
+      const why = `Setup change: ${c.firstArticleRequired}`;
+      if (c.ctx.workOrderId !== null) await deps.firstArticle.requireForWorkOrder(who, c.ctx.workOrderId, why);
+      else {
+        const station = await deps.factory.stations.get(c.equipment.stationId, tx);
+        if (station.lineId !== null) await deps.firstArticle.requireForLine(who, station.lineId, why);
       }
-      return { ...base, accepted: true, setup, replaced, alreadyLoaded: false, firstArticleRequired };
-    });
+    }
+    return deferred;
   }
 
   /**
@@ -560,6 +777,6 @@ export function createSetupService(db: Db, deps: SetupDeps, store: PackageStore)
     ).rows;
   }
 
-  return { verifyLoad, unload, setupStatus, candidatesAt, listSetups, listAttempts, endPackageSetups, getSetup: (id: number) => interval(db, id) };
+  return { verifyLoad, verifyLoads, unload, setupStatus, candidatesAt, listSetups, listAttempts, endPackageSetups, endPackageSetupsMany, getSetup: (id: number) => interval(db, id) };
 }
 export type SetupService = ReturnType<typeof createSetupService>;
