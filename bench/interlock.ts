@@ -18,7 +18,8 @@
  * earlier ones have answered; latency from send to last byte, measured with performance.now()),
  * because autocannon's rate limit sends each second's quota in one burst and counts whole ms.
  *
- * Options: --duration <s> (mixed phase, default 20), --keep (keep the scratch database),
+ * Options: --duration <s> (mixed phase, default 20), BENCH_POOL=<n> (the MES's main pool, default 20; its
+ * read pool is half of it), --keep (keep the scratch database),
  * --setup-only (build and keep the scratch database, print its URL; for profiling by hand).
  * Server mode (used internally): --serve <databaseUrl> | --bare.
  */
@@ -72,7 +73,7 @@ export default async function interlock(args: string[]): Promise<void> {
     }
 
     const bare = await child(['--bare'], children);
-    const mes = await child(['--serve', scratch.url, '--pool', '20'], children);
+    const mes = await child(['--serve', scratch.url, '--pool', process.env.BENCH_POOL ?? '20'], children);
     const mesChild = children.at(-1)!;
     const mesPid = mesChild.pid!;
     const dbName = new URL(scratch.url).pathname.slice(1);
