@@ -64,8 +64,9 @@ export function directTransport(services: Pick<Services, 'integrations'>): SimTr
 /**
  * Builds a run on the demo line: loads the demo factory (idempotent), creates, releases and
  * activates a work order of `boards` units on line SMT1, generates their serials, and receives
- * enough reels per placement slot for the run, at least two (each next one is spliced on when
- * the one before runs out).
+ * enough reels per placement slot for the run and one to spare (each next one is spliced on when
+ * the one before runs out): as many pieces per reel as the part's package comes in
+ * (`reelQuantity`), the first reel partly used; or, with `reelBoards`, reels of that many boards.
  */
 export async function prepareDemoRun(s: Services, who: Principal, opts: { boards: number; reelBoards?: number }): Promise<LinePlan & { workOrder: string; approveFirstArticle: FirstArticleApprover }> {
   await seedDemo(s.imports, who);
@@ -95,16 +96,20 @@ export async function prepareDemoRun(s: Services, who: Principal, opts: { boards
       const part = await s.parts.parts.getByKey(sl.ipn);
       const avl = (await s.parts.listAvl({ ipn: sl.ipn })).find((a) => !a.alternate && a.active);
       if (!avl) continue;
-      const reelBoards = opts.reelBoards ?? 40;
-      const quantity = Math.max(sl.refdes.length, 1) * reelBoards;
+      const per = Math.max(sl.refdes.length, 1);
+      // Pieces per package: a fixed number of boards per reel when asked (tests), else what the
+      // part's package comes in (see reelQuantity), the first reel one already in use.
+      const supply = opts.reelBoards ? { quantity: per * opts.reelBoards, kind: 'reel' as const } : reelQuantity(part?.package ?? null);
+      const first = opts.reelBoards ? supply.quantity : firstReelLeft(supply.quantity, per, `${code}:${sl.slot}`);
       // Enough reels for the whole run (a slot that runs empty stops the machine: the setup
       // interlock refuses it), with one to spare (a reel is reported empty when what is left
-      // cannot place one more board, so a run of exactly N reels' boards would empty the last),
-      // at least two so every slot sees a splice.
-      const reels = Math.max(2, Math.floor(opts.boards / reelBoards) + 1);
+      // cannot place one more board, so a run that uses exactly its last reel would empty it);
+      // with a fixed number of boards per reel at least two, so every slot sees a splice.
+      const reels = opts.reelBoards ? Math.max(2, Math.floor(opts.boards / opts.reelBoards) + 1) : reelsFor(opts.boards, per, first, supply.quantity) + 1;
       const packages = [];
       for (let i = 0; i < reels; i++) {
-        const r = await s.materials.receive(who, { ipn: sl.ipn, manufacturer: avl.manufacturer, mpn: avl.mpn, quantity, lotCode: `${number}-${i + 1}`, dateCode: '2501' });
+        const quantity = i === 0 ? first : supply.quantity;
+        const r = await s.materials.receive(who, { ipn: sl.ipn, manufacturer: avl.manufacturer, mpn: avl.mpn, quantity, kind: supply.kind, lotCode: `${number}-${i + 1}`, dateCode: '2501' });
         packages.push({ code: r.package.code, quantity, msl: part?.mslLevel ?? '1' });
       }
       slots.push({ slot: sl.slot, ipn: sl.ipn, refdes: sl.refdes, packages });
@@ -135,6 +140,53 @@ export async function prepareDemoRun(s: Services, who: Principal, opts: { boards
     });
   };
   return { route, repair, serials, workOrder: number, approveFirstArticle };
+}
+
+/**
+ * Pieces per package of a part as a plant receives it, by the part's package (EIA-481 tape on
+ * reels, JEDEC trays): what decides how often a slot is spliced. 0201 / 0402 chips: 8 mm paper
+ * tape at 2 mm pitch, 10,000 on a 7" reel; 0603 / 0805: 4 mm pitch, 4,000; small discretes
+ * (SOT-23 and SOT-23-5, SOD-323, SOD-882, SMA): 3,000 (embossed tape, 7" reel); 3225 crystals: 1,000 (the demo
+ * crystal's "-T" packing); ICs (QFN, SOIC, TSSOP): 2,500 (12–16 mm tape, 13" reel);
+ * connectors and anything else: trays or tubes of 500. The demo board places up to 16 pieces of
+ * one part (303 placements over 64 BOM lines), so a slot is spliced every 250 (a connector placed
+ * twice per board) to ~10,000 boards (a crystal or IC placed once), on average about once per 20
+ * boards for the whole line; a reel of 60 boards, as the ingest bench had, splices ~20 times as
+ * often as a plant does. The demo history generator uses the same figures.
+ */
+export function reelQuantity(pkg: string | null): { quantity: number; kind: 'reel' | 'tray' } {
+  const p = (pkg ?? '').toUpperCase();
+  if (/^(0201|0402)$/.test(p)) return { quantity: 10_000, kind: 'reel' };
+  if (/^(0603|0805)$/.test(p)) return { quantity: 4_000, kind: 'reel' };
+  if (/^(SOT-23|SOD-|SMA)/.test(p)) return { quantity: 3_000, kind: 'reel' };
+  if (p === '3225') return { quantity: 1_000, kind: 'reel' };
+  if (/^(QFN|SOIC|TSSOP)/.test(p)) return { quantity: 2_500, kind: 'reel' };
+  return { quantity: 500, kind: 'tray' };
+}
+
+/**
+ * What is left on the first reel of a slot: a running line's reels are at every fill level, so a
+ * run starts on a reel already in use, from 5 to 100 % full (deterministic per slot), never less
+ * than one board's pieces.
+ */
+function firstReelLeft(quantity: number, per: number, key: string): number {
+  let h = 2166136261;
+  for (const c of key) h = Math.imul(h ^ c.charCodeAt(0), 16777619) >>> 0;
+  return Math.max(per, Math.round(quantity * (0.05 + 0.95 * (h / 4294967296))));
+}
+
+/** Reels a slot uses for `boards` boards, as the simulator places them (a reel ends when it cannot place one more board). */
+function reelsFor(boards: number, per: number, first: number, quantity: number): number {
+  let reels = 1;
+  let left = first;
+  for (let b = 0; b < boards; b++) {
+    left -= per;
+    if (left < per && b < boards - 1) {
+      reels++;
+      left = quantity;
+    }
+  }
+  return reels;
 }
 
 /** Signs the FAI approval of a first article (the quality module's gate). */

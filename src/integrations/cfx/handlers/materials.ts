@@ -1,4 +1,4 @@
-import type { ApplyInput, InstallInput, ManualMsdEvent, MaterialPackage, MaterialsService, UninstallInput } from '../../../modules/materials/index.ts';
+import type { ApplyInput, InstallInput, ManualMsdEvent, MaterialPackage, MaterialsService, SpliceInput, SpliceResult, UninstallInput } from '../../../modules/materials/index.ts';
 import type { MaterialLocation, SupportedMessageName } from '../messages.ts';
 import { refusalOf } from './production.ts';
 import { applied, pending, recorded, rejected, type HandlerContext, type HandlerResult, type HandlerSpec, type Machine, type Rejection } from './types.ts';
@@ -118,6 +118,27 @@ async function empty(ctx: HandlerContext, materials: MaterialsService, code: str
   return null;
 }
 
+/** A splice's outcome, as the two steps (empty the depleted reel, load the new one) gave it. */
+function spliceOutcome(r: SpliceResult, slot: string | null, prog: ResolvedProgram | Rejection): HandlerResult {
+  const refusals: Rejection[] = [];
+  const notes: string[] = [];
+  const d = r.depleted;
+  if (d.outcome === 'unknown') refusals.push({ code: 'PACKAGE_UNKNOWN', message: `package ${r.input.depletedCode} is not known to the MES` });
+  else if (d.outcome === 'already-empty') notes.push(`${r.input.depletedCode} was already empty`);
+  else if (d.outcome === 'refused') refusals.push(refusalOf(d.error) ?? { code: d.error.code, message: d.error.message });
+  const l = r.load;
+  if (l.outcome === 'unknown') refusals.push({ code: 'PACKAGE_UNKNOWN', message: `package ${r.input.newCode} is not known to the MES` });
+  else if (l.outcome === 'no-program') {
+    refusals.push(!slot ? { code: 'CFX_NO_SLOT', message: `material ${r.input.newCode} has no LocationName / LocationIdentifier (slot)` } : isRejection(prog) ? prog : { code: 'NO_PROGRAM', message: 'no program' });
+  } else if (l.outcome === 'verified') {
+    const v = l.verdict;
+    if (!v.accepted) refusals.push({ code: v.reason?.code ?? 'LOAD_REFUSED', message: `${r.input.newCode} on ${slot}: ${v.message} (FailureCode ${v.reason?.failureCode ?? 0})` });
+    else if (v.alreadyLoaded) notes.push(`${r.input.newCode} already verified on ${slot}`);
+  }
+  if (refusals.length) return rejected(refusals[0]!.code, refusals.map((x) => x.message).join('; '), refusals[0]!.errors ? { errors: refusals[0]!.errors } : {});
+  return applied(notes.length ? notes.join('; ') : undefined);
+}
+
 const MSD_EVENTS: Partial<Record<SupportedMessageName, ManualMsdEvent>> = {
   'CFX.Materials.Management.MSDManagement.MaterialsOpened': 'opened',
   'CFX.Materials.Management.MSDManagement.MaterialsPlacedInDryStorage': 'dry-storage-in',
@@ -192,17 +213,25 @@ export const materialsHandlers = [
       if (!materials) return recorded(NO_MATERIALS);
       const mc = m(ctx);
       // The old reel ran out at the splice: it empties (a verified splice then feeds the slot);
-      // a new reel the MES has not seen spliced there is verified for the slot now.
-      return each([0, 1], async (step) => {
-        if (step === 0) return empty(ctx, materials, b.depletedMaterial.materialPackage.uniqueIdentifier);
-        const next = b.newlyActiveMaterial;
-        const pkg = await packageByCode(materials, next.materialPackage.uniqueIdentifier);
-        if (isRejection(pkg)) return pkg;
-        const active = await materials.listSetups({ equipmentId: mc.equipmentId, packageId: pkg.id, active: true });
-        if (active.length) return null;
-        const slot = next.locationName ?? next.locationIdentifier ?? b.depletedMaterial.locationName ?? b.depletedMaterial.locationIdentifier;
-        return load(ctx, materials, { ...next, locationName: slot }, false);
+      // a new reel the MES has not seen on this machine is verified for the slot now. The
+      // splices of a machine applied together are one call of the materials service (joint).
+      const next = b.newlyActiveMaterial;
+      const slot = next.locationName ?? next.locationIdentifier ?? b.depletedMaterial.locationName ?? b.depletedMaterial.locationIdentifier;
+      const prog = await resolveProgram(ctx);
+      const input: SpliceInput = {
+        equipmentId: mc.equipmentId, slot: slot ?? '', depletedCode: b.depletedMaterial.materialPackage.uniqueIdentifier, newCode: next.materialPackage.uniqueIdentifier,
+        feederId: next.carrierInformation?.uniqueIdentifier ?? null, programId: isRejection(prog) || !slot ? null : prog.programId, workOrderId: isRejection(prog) ? null : prog.workOrderId,
+        reason: `CFX SplicePointDetected from ${mc.equipmentCode}`,
+      };
+      await ctx.joint(`materials.splices:${ctx.principal.name}`, [input], (all) => materials.splices(ctx.principal, all, ctx.tx), async (r) => {
+        if (!r.ok) {
+          const ref = refusalOf(r.error);
+          if (!ref) throw r.error;
+          return rejected(ref.code, ref.message, ref.errors ? { errors: ref.errors } : {});
+        }
+        return spliceOutcome(r.value.find((x) => x.input === input)!, slot, prog);
       });
+      return pending();
     },
   } satisfies HandlerSpec<'CFX.Materials.Storage.SplicePointDetected'>,
   {
