@@ -748,10 +748,11 @@ const LATEST = new Date('9999-12-31T00:00:00Z');
 const DEDUP_SQL = 'SELECT unique_id, response FROM cfx_inbox WHERE unique_id = ANY($1)';
 /**
  * The same for a batch of requests only (ValidateUnitsRequest …): their effects are their answer
- * (kept in the inbox for a repeated request) and the interlock's refusal log, which the requester
- * can always ask again; so their commit does not wait for the WAL flush (synchronous_commit off for
- * this transaction, set in the same round trip), which under bulk ingestion is most of a request's
- * commit time. Batches that change anything else commit as always.
+ * (kept in the inbox for a repeated request), so their commit does not wait for the WAL flush
+ * (synchronous_commit off for this transaction, set in the same round trip), which under bulk
+ * ingestion is most of a request's commit time. A refusal logged by the interlock sets the flush
+ * back on for the transaction (refusals are records). Batches that change anything else commit
+ * as always.
  */
 const DEDUP_ANSWERS_SQL = `${DEDUP_SQL}
   UNION ALL SELECT NULL, NULL FROM (SELECT set_config('synchronous_commit', 'off', true) AS v) s WHERE s.v IS NULL`;

@@ -139,10 +139,16 @@ const START_SQL = `UPDATE units u SET status = 'in_process', started_step_seq = 
    WHERE u.id = d.unit_id AND u.visits = d.visits AND u.status = d.prev_status AND u.on_hold = d.prev_on_hold
   RETURNING u.id`;
 
-/** Every refusal of a batch, appended in one statement. */
-const REFUSALS_SQL = `INSERT INTO interlock_refusals (phase, station_id, identifier, unit_id, work_order_id, codes, details, actor_name)
+/**
+ * Every refusal of a batch, appended in one statement. Refusals are records: whatever transaction
+ * they join (e.g. a CFX batch of requests that would commit without waiting for the WAL flush),
+ * the statement sets synchronous_commit back on for it, so its commit is durable.
+ */
+const REFUSALS_SQL = `WITH durable AS (SELECT set_config('synchronous_commit', 'on', true) AS v)
+  INSERT INTO interlock_refusals (phase, station_id, identifier, unit_id, work_order_id, codes, details, actor_name)
   SELECT t.phase, t.station_id, t.identifier, t.unit_id, t.work_order_id, ARRAY(SELECT jsonb_array_elements_text(t.codes)), t.details, t.actor_name
-    FROM jsonb_to_recordset($1::jsonb) AS t(phase text, station_id bigint, identifier text, unit_id bigint, work_order_id bigint, codes jsonb, details jsonb, actor_name text)`;
+    FROM jsonb_to_recordset($1::jsonb) AS t(phase text, station_id bigint, identifier text, unit_id bigint, work_order_id bigint, codes jsonb, details jsonb, actor_name text)
+    CROSS JOIN durable`;
 
 export interface TrackingOptions {
   /** Replaces the default rule list (rarely wanted: prefer `registerInterlockRule`). */
