@@ -28,7 +28,7 @@ const { setIngestGate } = await import('./ingest.ts');
 const { RequestPriority } = await import('./priority.ts');
 if (priority) {
   const p = new RequestPriority(priority);
-  setIngestGate(() => p.yield());
+  setIngestGate((maxWaitMs) => p.yield(Math.min(50, maxWaitMs)));
 }
 
 const db = new Db(databaseUrl, config.dbPoolSize);

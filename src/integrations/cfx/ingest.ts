@@ -673,10 +673,13 @@ export function createCfxPipeline(deps: CfxDeps, registry: HandlerRegistry, reso
         // Safe mode: one message after the other, each in its savepoint. Fast path: in levels (schedule.ts).
         const levels = mode === 'levels' ? await plan(tx, fresh, book) : mode === 'ordered' ? fresh.map((_, i) => [i]) : [fresh.map((_, i) => i)];
         let n = 0;
+        // Requests go first (see priority.ts), but a batch holds its locks while it waits: its
+        // waits together are bounded by GATE_BUDGET_MS, so a stream of requests cannot stretch it.
+        const gateUntil = performance.now() + GATE_BUDGET_MS;
         for (const level of levels) {
           for (const i of level) {
-            // Requests go first (see priority.ts); long batches must not hold the event loop either.
-            if (gate) await gate();
+            // Long batches must not hold the event loop either.
+            if (gate && performance.now() < gateUntil) await gate(gateUntil - performance.now());
             if (++n % 50 === 0) await yieldToIo();
             await process(tx, fresh[i]!, batch, mode, deferred, wave, book);
           }
@@ -766,8 +769,10 @@ function answersOnly(works: readonly { cls: string; env: { messageName: string }
  * Awaited before each message of a batch (see priority.ts): the broker consumer's thread sets it so
  * that its batches give way to the requests the listener is answering. None by default.
  */
-let gate: (() => Promise<void>) | null = null;
-export function setIngestGate(fn: (() => Promise<void>) | null): void {
+/** The most a batch waits, in all, for requests being answered (see priority.ts). */
+const GATE_BUDGET_MS = 100;
+let gate: ((maxWaitMs: number) => Promise<void>) | null = null;
+export function setIngestGate(fn: ((maxWaitMs: number) => Promise<void>) | null): void {
   gate = fn;
 }
 

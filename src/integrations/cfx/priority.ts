@@ -1,9 +1,10 @@
 /**
  * Requests before bulk: the request listener (main thread) counts the requests it is answering in
- * a shared counter; the broker consumer's thread waits at its next level boundary (see
- * ingest.ts, `setIngestGate`) while the counter is not zero, so a ValidateUnitsRequest does not
- * share the database and the processor with a batch of hundreds of messages. The wait is
- * bounded (`maxWaitMs` per level), so a stream of requests slows ingestion down, never stops it.
+ * a shared counter; the broker consumer's thread waits before its next message (see ingest.ts,
+ * `setIngestGate`) while the counter is not zero, so a ValidateUnitsRequest does not share the
+ * database and the processor with a batch of hundreds of messages. The waits are bounded (at most
+ * 50 ms each, 100 ms in all per batch, which holds its locks meanwhile), so a stream of requests
+ * slows ingestion down, never stops it.
  */
 export class RequestPriority {
   readonly buffer: SharedArrayBuffer;

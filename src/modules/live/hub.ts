@@ -52,7 +52,8 @@ class Channel {
   private builtAt = 0;
   private slow: SlowParts | null = null;
   private slowAt = 0;
-  private slowRunning = false;
+  /** The slow parts being computed, shared by every caller until they are done. */
+  private slowPending: Promise<SlowParts> | null = null;
   private building: Promise<void> | null = null;
   private lastJson = '';
   private seq = 0;
@@ -115,19 +116,27 @@ class Channel {
     }
   }
 
-  /** OEE, warnings and shortages in the background; the next tick sends them. */
-  private async refreshSlow() {
-    if (this.slowRunning) return;
-    this.slowRunning = true;
-    try {
-      this.slow = await slowParts(this.hub.deps, this.lineId, this.hub.shortages);
-      this.slowAt = Date.now();
-      this.builtAt = 0;
-    } catch (e) {
-      this.hub.onError(e);
-    } finally {
-      this.slowRunning = false;
-    }
+  /**
+   * OEE, warnings and shortages in the background; the next tick sends them. One computation at
+   * a time: callers while it runs share it. A failure is reported once and answers the parts as
+   * they were (or empty), so the snapshot still goes out; the next tick tries again.
+   */
+  private refreshSlow(): Promise<SlowParts> {
+    this.slowPending ??= slowParts(this.hub.deps, this.lineId, this.hub.shortages)
+      .then(
+        (x) => {
+          this.slow = x;
+          this.slowAt = Date.now();
+          this.builtAt = 0;
+          return x;
+        },
+        (e: unknown) => {
+          this.hub.onError(e);
+          return this.slow ?? emptySlow();
+        },
+      )
+      .finally(() => (this.slowPending = null));
+    return this.slowPending;
   }
 
   private rebuild(): Promise<void> {
@@ -137,23 +146,10 @@ class Channel {
   }
 
   private async build() {
-    let slow: SlowParts | Promise<SlowParts> | null = this.slow;
-    if (!slow) {
-      // First build: the slow parts run alongside the snapshot queries; if they take longer than
-      // `slowWaitMs`, the first snapshot goes out without them and the next tick adds them.
-      this.slowRunning = true;
-      const slowP = slowParts(this.hub.deps, this.lineId, this.hub.shortages)
-        .then((x) => {
-          this.slow = x;
-          this.slowAt = Date.now();
-          this.builtAt = 0;
-          return x;
-        })
-        .finally(() => (this.slowRunning = false));
-      slowP.catch((e: unknown) => this.hub.onError(e));
-      const empty: SlowParts = { oee: new Map(), oeeSince: new Date(), warnings: [], shortages: [] };
-      slow = Promise.race([slowP, new Promise<SlowParts>((resolve) => setTimeout(() => resolve(empty), this.hub.slowWaitMs).unref())]);
-    }
+    // First build: the slow parts run alongside the snapshot queries; if they take longer than
+    // `slowWaitMs`, the first snapshot goes out without them and the next tick adds them.
+    const slow: SlowParts | Promise<SlowParts> = this.slow
+      ?? Promise.race([this.refreshSlow(), new Promise<SlowParts>((resolve) => setTimeout(() => resolve(emptySlow()), this.hub.slowWaitMs).unref())]);
     const snap = await lineSnapshot(this.hub.deps, this.lineId, slow);
     this.builtAt = Date.now();
     this.last = snap;
@@ -169,6 +165,8 @@ class Channel {
     return JSON.stringify({ seq: this.seq, at: new Date().toISOString(), snapshot: snap });
   }
 }
+
+const emptySlow = (): SlowParts => ({ oee: new Map(), oeeSince: new Date(), warnings: [], shortages: [] });
 
 export class LiveHub {
   readonly tickMs: number;

@@ -697,7 +697,9 @@ export function createMaterialsService(db: Db, deps: MaterialsDeps, opts: Materi
         });
       }
       const left = p.quantity - input.quantity;
-      await tx.query('UPDATE material_packages SET quantity = $2, status = CASE WHEN $2 = 0 THEN \'empty\' ELSE status END WHERE id = $1', [id, left]);
+      // Status is written only when it changes: a booking that leaves stock does not move the interlock data epoch.
+      if (left === 0) await tx.query(`UPDATE material_packages SET quantity = 0, status = 'empty' WHERE id = $1`, [id]);
+      else await tx.query('UPDATE material_packages SET quantity = $2 WHERE id = $1', [id, left]);
       if (left === 0) await leaveMachine(tx, who, p, 'emptied');
       await store.logMovement(tx, who, id, { kind: 'consumed', delta: -input.quantity, workOrderId: input.workOrderId ?? null, reason: input.reason ?? null });
     }, input.reason ?? null, q);

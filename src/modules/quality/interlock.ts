@@ -1,11 +1,12 @@
 import type { Queryable } from '../../platform/db.ts';
 import type { InterlockCall, InterlockRule, InterlockSubject, LoadedUnit, TrackingService } from '../tracking/index.ts';
+import { signoffRule } from './completions.ts';
 import { HOLD_SCOPE_REASON, QUALITY_INTERLOCK_REASONS, type HoldScope, type QualityInterlockCode } from './reasons.ts';
 
 /**
  * The quality module's interlock rules, registered into tracking's ordered rule list:
  * HOLD_* (1101–1109) after LOT_ON_HOLD, REPAIR_NOT_VERIFIED (1201) after STEP_OUT_OF_ORDER,
- * FIRST_ARTICLE_NOT_APPROVED (1301) after FIRST_ARTICLE_PENDING.
+ * FIRST_ARTICLE_NOT_APPROVED (1301) after FIRST_ARTICLE_PENDING, SIGNOFF_REQUIRED (1310, completions.ts) after it.
  *
  * What they need is kept in memory per interlock data epoch (tracking reads the epoch with the
  * units; it moves with every committed change to holds, hold lists, dispositions, rework actions
@@ -49,7 +50,7 @@ export const SNAPSHOT_SQL = `
     FROM quality_holds h JOIN quality_hold_units hu ON hu.hold_id = h.id WHERE h.released_at IS NULL
   UNION ALL
   SELECT 'X', h.id, h.number, h.scope, NULL, NULL, NULL, NULL, NULL, NULL
-    FROM quality_holds h WHERE h.released_at IS NULL AND h.scope NOT IN ('unit','panel','lot','work_order','product_revision','station')
+    FROM quality_holds h WHERE h.released_at IS NULL AND h.scope NOT IN ('unit','units','panel','lot','work_order','product_revision','station')
   UNION ALL
   SELECT 'P', NULL, NULL, NULL, NULL, NULL, d.unit_id, NULL, NULL, NULL
     FROM work_orders w JOIN quality_dispositions d ON d.work_order_id = w.id AND d.decision IN ('repair','retest')
@@ -99,7 +100,7 @@ function createCache() {
       else if (r.k === 'P') snap.repaired.add(r.unitId!);
       else if (r.k === 'F') snap.approvals.set(`${r.key}:${r.seq}`, { unitId: r.unitId!, ok: r.ok === true });
     }
-    if (snap.holds.length > MAX_LISTED_UNITS) {
+    if (snap.holds.filter((h) => h.scope === 'units').length > MAX_LISTED_UNITS) {
       snap.complex = true;
       snap.holds = [];
     }
@@ -249,6 +250,8 @@ export function qualityInterlockRules(): { rule: InterlockRule; at: { before?: s
     },
     at: { after: 'FIRST_ARTICLE_PENDING' },
   });
+  // Step sign-offs, judged at every completion whichever door it comes through (completions.ts).
+  out.push({ rule: signoffRule(), at: { after: 'FIRST_ARTICLE_NOT_APPROVED' } });
   return out;
 }
 

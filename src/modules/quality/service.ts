@@ -6,7 +6,7 @@ import type { AuthService } from '../auth/index.ts';
 import type { MaterialsService } from '../materials/index.ts';
 import type { TrackingService } from '../tracking/index.ts';
 import type { WorkOrdersService } from '../work-orders/index.ts';
-import { createCompletions, signoffRule } from './completions.ts';
+import { createCompletions } from './completions.ts';
 import { createDispositions } from './dispositions.ts';
 import { createFirstArticles } from './first-article.ts';
 import { createHolds } from './holds.ts';
@@ -52,8 +52,6 @@ export function createQualityService(db: Db, deps: QualityDeps) {
   });
   const status = createUnitStatus(db, { workOrders });
   const completions = createCompletions(db, { tracking: deps.tracking, results: r, signatures });
-  // Step sign-offs are judged by the interlock at every completion, whichever door it comes through.
-  if (!deps.tracking.interlockRules().some((x) => x.code === 'SIGNOFF_REQUIRED')) deps.tracking.registerInterlockRule(signoffRule(), { after: 'FIRST_ARTICLE_PENDING' });
   const defectCodes = defineEntity<DefectCode>(db, {
     entity: 'defect_code', table: 'quality_defect_codes', key: 'code', columns: { code: 'code', category: 'category', description: 'description', active: 'active' },
   });

@@ -119,11 +119,13 @@ export function createRecordsService(db: Db, deps: RecordsDeps, opts: RecordsOpt
     return { sections: TRACE_PACKAGE_SECTIONS.filter((s) => wanted.has(s)), from: 'quality-plan' };
   }
 
-  async function readClient(): Promise<pg.PoolClient> {
+  /** A read-only connection for a package; with `snapshot`, it reads the snapshot another one exported. */
+  async function readClient(snapshot?: string): Promise<pg.PoolClient> {
     const client = await db.pool.connect();
     try {
       // One snapshot for every file of a package; timestamps written in UTC.
       await client.query(`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`);
+      if (snapshot !== undefined) await client.query(`SET TRANSACTION SNAPSHOT '${snapshot.replace(/'/g, '')}'`);
       await client.query(`SET LOCAL TIME ZONE 'UTC'`);
       await client.query(`SET LOCAL jit = off`);
       // Sorting a section's rows (by unit and visit) in memory rather than on disk.
@@ -140,7 +142,26 @@ export function createRecordsService(db: Db, deps: RecordsDeps, opts: RecordsOpt
    * summary, manifest.json (SHA-256 and size of every file), manifest.sig (Ed25519 over the
    * manifest's bytes) and the public key. Rows stream from COPY into the ZIP: memory stays flat.
    */
+  /**
+   * Packages built at once. Each holds two pool connections and takes the second while holding
+   * the first: unbounded, enough concurrent builds would hold every connection and wait for
+   * another forever. Builds beyond the limit wait for a slot, holding nothing.
+   */
+  const MAX_BUILDS = Math.max(1, Math.floor(db.pool.options.max / 4));
+  let building = 0;
+  const slotFreed: (() => void)[] = [];
   async function writePackage(who: Principal, target: PackageTarget, out: Writable, o: { onProgress?: (p: PackageProgress) => void; dataDir?: string } = {}): Promise<PackageResult> {
+    while (building >= MAX_BUILDS) await new Promise<void>((r) => slotFreed.push(r));
+    building++;
+    try {
+      return await buildPackage(who, target, out, o);
+    } finally {
+      building--;
+      slotFreed.shift()?.();
+    }
+  }
+
+  async function buildPackage(who: Principal, target: PackageTarget, out: Writable, o: { onProgress?: (p: PackageProgress) => void; dataDir?: string }): Promise<PackageResult> {
     const r = await resolve(target);
     const { sections, from } = await sectionsFor(r.revisionIds);
     const key = await siteKey(db, who, o.dataDir ?? opts.dataDir, r.siteId ? { siteId: r.siteId } : undefined);
@@ -184,12 +205,7 @@ export function createRecordsService(db: Db, deps: RecordsDeps, opts: RecordsOpt
     };
     try {
       const snapshot = (await client.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0]!.s;
-      second = await db.pool.connect();
-      await second.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      await second.query(`SET TRANSACTION SNAPSHOT '${snapshot.replace(/'/g, '')}'`);
-      await second.query(`SET LOCAL TIME ZONE 'UTC'`);
-      await second.query('SET LOCAL jit = off');
-      await second.query(`SET LOCAL work_mem = '64MB'`);
+      second = await readClient(snapshot);
       for (const [i, section] of sections.entries()) {
         const sql = SECTION_SOURCES[section](r.scope);
         progress(`${section}.csv`);

@@ -182,15 +182,8 @@ export const productionHandlers = [
       const mc = m(ctx);
       const at = ctx.envelope.timeStamp;
       const named = identifiersOf(b);
-      // The transaction as it was; the completion is recorded (an earlier one is kept).
+      // The transaction as it was.
       const row = await ctx.transactions.get(b.transactionId);
-      if (row || named.length) {
-        const base = row ?? emptyTransaction();
-        ctx.transactions.put(b.transactionId, {
-          ...base, identifiers: base.identifiers.length ? base.identifiers : named, completed_at: base.completed_at ?? at,
-          completed_message: base.completed_message ?? ctx.envelope.uniqueId,
-        });
-      }
       if (row?.completed_message && row.completed_message !== ctx.envelope.uniqueId) {
         return applied(`TransactionID ${b.transactionId} was already completed by ${row.completed_message}`);
       }
@@ -203,6 +196,13 @@ export const productionHandlers = [
         ctx.transactions.put(b.transactionId, { ...(row ?? emptyTransaction()), parked_completion: parked });
         return recorded(`waiting for the WorkStarted of TransactionID ${b.transactionId} to name the units`);
       }
+      // The completion is recorded only when it is applied (an earlier one is kept): a refused or
+      // parked one must not stand in for a later valid completion of the same TransactionID.
+      const base = row ?? emptyTransaction();
+      ctx.transactions.put(b.transactionId, {
+        ...base, identifiers: base.identifiers.length ? base.identifiers : named, completed_at: base.completed_at ?? at,
+        completed_message: base.completed_message ?? ctx.envelope.uniqueId,
+      });
       return applyCompletion(ctx, b, at, ctx.envelope.uniqueId, ids, row);
     },
   } satisfies HandlerSpec<'CFX.Production.WorkCompleted'>,

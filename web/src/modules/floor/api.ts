@@ -80,14 +80,10 @@ export const signoffChecks = (step: { checks: RouteStep['checks'] } | null) => (
 export const floorApi = {
   validate: (station: string, identifier: string) => http.post<InterlockVerdict>('/tracking/validate', { station, identifier }),
   start: (station: string, identifier: string) => http.post<InterlockVerdict>('/tracking/start', { station, identifier }),
-  complete: (body: { station: string; identifier: string; result: 'pass' | 'fail' | 'scrap'; positions?: { position: number; result: 'pass' | 'fail' | 'scrap' }[]; notes?: string }) =>
-    http.post<CompleteVerdict>('/tracking/complete', body),
   /** The passage with its inspection result, defects and the step's signed sign-off, in one transaction (quality). */
   completeWithResults: (body: CompletionBody) =>
     // A signed completion's 401 is a refused signature (SIGNATURE_INVALID), not an ended session.
     http.request<CompletionOutcome>('POST', '/quality/completions', { json: body, ...(body.signoff ? { quiet401: true } : {}) }),
-  recordResults: (results: { station: string; unit: string; position?: number | null; method: string; stepSeq?: number | null; result: 'pass' | 'fail'; defects?: DefectInput[]; source?: string }[]) =>
-    http.post<{ results: { id: number }[]; alerts: { message: string }[] }>('/quality/results', { results }),
   defectCodes: () => http.get<DefectCode[]>('/quality/defect-codes'),
   basis: (workOrderId: number, signal?: AbortSignal) => http.get<StoredBasis>(`/work-orders/${workOrderId}/basis`, undefined, signal),
   lineWip: (lineId: number, signal?: AbortSignal) => http.get<LineWip>(`/wip/lines/${lineId}`, undefined, signal),
