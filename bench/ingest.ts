@@ -129,6 +129,11 @@ async function mesProcess(dbUrl: string, queue: string, expected: string) {
   const listener = createRequestListener(services.integrations.cfx.ingest, config.cfx, { priority });
   await listener.start();
   await consumer.start();
+  // As `mes serve` does: table statistics kept when the server's autovacuum is off.
+  const { createTableMaintenance } = await import('../src/platform/maintenance.ts');
+  const maintenance = createTableMaintenance(db, { intervalMs: config.dbMaintenanceSeconds * 1000, log: (msg, err) => console.error(msg, err),
+    onRound: process.env.BENCH_TRACE ? (r) => console.log(`maintenance ${new Date().toISOString()}: analyzed ${r.analyzed.join(' ')}; vacuumed ${r.vacuumed.join(' ')}`) : undefined });
+  maintenance.start();
   process.send!({ event: 'ready', port: listener.address().port });
   void expect(Number(expected), started);
   process.on('message', async (m: Info) => {
@@ -142,6 +147,7 @@ async function mesProcess(dbUrl: string, queue: string, expected: string) {
       if (process.env.BENCH_TRACE) {
         for (const [k, x] of [...trace].sort((a, b) => b[1].ms - a[1].ms).slice(0, 15)) console.log(`main thread: ${x.n} × ${(x.ms / x.n).toFixed(2)} ms (max ${x.max.toFixed(1)}) ${k}`);
       }
+      await maintenance.stop();
       await consumer.stop();
       await listener.stop();
       await db.close();
@@ -187,6 +193,9 @@ async function publishAll(messages: Message[], address: string, rate = 0): Promi
   await pub.close();
   return performance.now() - t0;
 }
+
+/** BENCH_TRACE=1: the phases' wall-clock bounds, to line them up with CPU samples taken beside the run. */
+const phase = (name: string) => process.env.BENCH_TRACE && console.log(`phase ${name} ${new Date().toISOString()}`);
 
 export default async function bench(): Promise<void> {
   const db = await scratchDatabase('bench_ingest');
@@ -243,8 +252,10 @@ export default async function bench(): Promise<void> {
     await mes.next();
     if (fa) await plan.approveFirstArticle(fa.serial, fa.seq);
     mes.proc.send({ cmd: 'expect', n: N });
+    phase('mix');
     await publishAll(mix, `/queue/${qMes}`);
     const drained = await mes.next();
+    phase('mix-end');
     mes.proc.send({ cmd: 'stats' });
     const stats = await mes.next();
     const mesRate = N / (drained.ms / 1000);
@@ -255,8 +266,10 @@ export default async function bench(): Promise<void> {
       'CFX.Production.TestAndInspection.UnitsTested', 'CFX.Production.ReworkAndRepair.UnitsRepaired', 'CFX.Materials.Storage.SplicePointDetected', 'CFX.Materials.Storage.MaterialsEmpty']);
     const light = mixEnvs.filter((e) => !DOMAIN.has(e.messageName)).map((e) => amqpMessage({ ...e, uniqueId: crypto.randomUUID() }));
     mes.proc.send({ cmd: 'expect', n: light.length });
+    phase('door');
     await publishAll(light, `/queue/${qMes}`);
     const lightDrained = await mes.next();
+    phase('door-end');
     const lightRate = light.length / (lightDrained.ms / 1000);
 
     // 3. The ceiling: same messages, fresh queue, ack-only consumer.

@@ -4,6 +4,7 @@ import { Db } from './platform/db.ts';
 import { startEmbeddedPostgres, type EmbeddedHandle } from './platform/embedded-pg.ts';
 import { createHttpApp, type App } from './platform/http.ts';
 import { migrate } from './platform/migrate.ts';
+import { createTableMaintenance } from './platform/maintenance.ts';
 import { createAuthService, registerAuthRoutes, type AuthService } from './modules/auth/index.ts';
 import { registerAuditRoutes } from './modules/audit/routes.ts';
 import { createFactoryService, registerFactoryRoutes, type FactoryService } from './modules/factory/index.ts';
@@ -145,6 +146,9 @@ export async function startServer(config: Config, out: (s: string) => void = con
       await app.close();
       throw e;
     });
+    // ANALYZE / VACUUM of the MES's tables when the server's autovacuum is off.
+    const maintenance = createTableMaintenance(db, { intervalMs: config.dbMaintenanceSeconds * 1000, log: (msg, err) => app.log.warn({ err }, msg) });
+    maintenance.start();
     const addr = app.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : config.port;
     const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
@@ -153,6 +157,7 @@ export async function startServer(config: Config, out: (s: string) => void = con
       services,
       url,
       stop: async () => {
+        await maintenance.stop();
         await services.integrations.stop();
         await app.close();
         await db.close();

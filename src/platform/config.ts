@@ -15,6 +15,11 @@ export interface Config {
   bodyLimit: number;
   /** Pool size of the application's PostgreSQL connections. */
   dbPoolSize: number;
+  /**
+   * Seconds between rounds of table maintenance (ANALYZE / VACUUM of the MES's tables, done only
+   * when the server's autovacuum is off; see platform/maintenance.ts); 0 = never.
+   */
+  dbMaintenanceSeconds: number;
   /** Log level for the HTTP server (pino levels) or 'silent'. */
   logLevel: string;
   /** Session lifetime for UI logins, in seconds. */
@@ -165,6 +170,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adminPassword,
     bodyLimit: intVar(env, 'MES_BODY_LIMIT', 5 * 1024 * 1024, 1024, 512 * 1024 * 1024),
     dbPoolSize: intVar(env, 'MES_DB_POOL', 10, 1, 200),
+    dbMaintenanceSeconds: intVar(env, 'MES_DB_MAINTENANCE_SECONDS', 10, 0, 86_400),
     logLevel,
     sessionTtlSeconds: intVar(env, 'MES_SESSION_TTL', 12 * 3600, 60, 30 * 24 * 3600),
     secureCookies: env.MES_SECURE_COOKIES === '1' || env.MES_SECURE_COOKIES === 'true',

@@ -748,7 +748,15 @@ export type CfxPipeline = ReturnType<typeof createCfxPipeline>;
 /** "At any time": the latest activation (see TransactionBook.activeRecipe). */
 const LATEST = new Date('9999-12-31T00:00:00Z');
 
-const DEDUP_SQL = 'SELECT unique_id, response FROM cfx_inbox WHERE unique_id = ANY($1)';
+/**
+ * The batch's UniqueIDs already in the inbox: one probe of the primary key per ID (LATERAL …
+ * LIMIT 1), so the plan never depends on the table's statistics. (`unique_id = ANY($1)` let the
+ * planner choose a sequential scan of the whole inbox whenever its statistics were missing or
+ * stale, e.g. a cached generic plan made while the table was small: measured 5.5 million rows read
+ * per 20,000 messages on a server with autovacuum off.)
+ */
+const DEDUP_SQL = `SELECT i.unique_id, i.response FROM unnest($1::text[]) AS k(id)
+  CROSS JOIN LATERAL (SELECT unique_id, response FROM cfx_inbox WHERE unique_id = k.id LIMIT 1) i`;
 /**
  * The same for a batch of requests only (ValidateUnitsRequest …): their effects are their answer
  * (kept in the inbox for a repeated request), so their commit does not wait for the WAL flush

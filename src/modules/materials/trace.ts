@@ -198,20 +198,24 @@ const MOUNT_WHERE_USED_SQL = (column: 'package_id' | 'stencil_id') => `
 /**
  * M3 installations of a call (recordInstalls): per (unit, designator) the latest row of the call;
  * the designator's active row is probed in the unique active-row index; a row of another package
- * is marked replaced (found by primary key: `id = ANY(array)`, an index scan whatever the row
- * estimates), the same package again is left as it is, the rest is inserted. No step joins the
- * table as a whole, so neither its size nor the planner's guess of the call's size matters.
+ * is marked replaced (found by the tuple address the probe read, `ctid = ANY(array)`: a TID scan,
+ * whatever the planner thinks of the table's size — `id = ANY(array)` was planned as a scan of the
+ * whole table under stale statistics, even with nothing to replace), the same package again is
+ * left as it is, the rest is inserted. No step joins the table as a whole, so neither its size nor
+ * the planner's guess of the call's size matters. (A row changed by another transaction after the
+ * probe is not updated again; its unique active-row index then refuses the insert, and the caller
+ * retries or reports it.)
  */
 const INSTALL_SQL = `
   WITH x AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::timestamptz[])
                              AS x(unit_id, refdes, package_id, equipment_id, station_id, slot, at)),
        d AS (SELECT DISTINCT ON (unit_id, refdes) * FROM x ORDER BY unit_id, refdes, at DESC),
        cur AS MATERIALIZED (
-         SELECT d.*, a.id AS active_id, a.package_id AS active_package FROM d
-           LEFT JOIN LATERAL (SELECT mi.id, mi.package_id FROM material_installs mi
+         SELECT d.*, a.id AS active_id, a.tid AS active_tid, a.package_id AS active_package FROM d
+           LEFT JOIN LATERAL (SELECT mi.id, mi.ctid AS tid, mi.package_id FROM material_installs mi
                                WHERE mi.unit_id = d.unit_id AND mi.refdes = d.refdes AND mi.kind = 'installed' AND mi.removed_at IS NULL LIMIT 1) a ON true),
        old AS (UPDATE material_installs mi SET removed_at = GREATEST((SELECT c.at FROM cur c WHERE c.active_id = mi.id), mi.installed_at), removal_reason = 'replaced'
-                WHERE mi.id = ANY (ARRAY(SELECT c.active_id FROM cur c WHERE c.active_package <> c.package_id))
+                WHERE mi.ctid = ANY (ARRAY(SELECT c.active_tid FROM cur c WHERE c.active_package <> c.package_id)) AND mi.removed_at IS NULL
                RETURNING mi.id),
        ins AS (INSERT INTO material_installs (unit_id, kind, refdes, package_id, equipment_id, station_id, slot, installed_at, source, recorded_by)
                SELECT c.unit_id, 'installed', c.refdes, c.package_id, c.equipment_id, c.station_id, c.slot, c.at, $8, $9 FROM cur c

@@ -1,0 +1,100 @@
+import type { Db } from './db.ts';
+
+/**
+ * Table maintenance when the database server does not do it: on a PostgreSQL server running with
+ * `autovacuum = off`, nothing refreshes the planner's statistics or the visibility maps of the
+ * MES's tables. Their plans then follow the table sizes of the day they were first made (a cached
+ * plan made while the inbox held a few hundred rows keeps scanning it whole at millions), and rows
+ * updated many times in a unit's life (units, transactions) are never reclaimed.
+ *
+ * Every `intervalMs` the MES looks at its own schema's tables and, if the server's autovacuum is
+ * off, does what autovacuum would, with autovacuum's default thresholds:
+ * - ANALYZE a table whose rows changed since its last analysis exceed 50 + 10 % of its rows;
+ * - VACUUM (ANALYZE) a table whose dead rows exceed 50 + 20 % of its rows, or whose rows inserted
+ *   since its last vacuum exceed 1,000 + 20 % of its rows (the visibility map index-only scans need).
+ * An ANALYZE invalidates the cached plans of statements over the table, so they are planned again
+ * with the new figures. With autovacuum on (PostgreSQL's default) it does nothing.
+ */
+export interface TableMaintenance {
+  start(): void;
+  stop(): Promise<void>;
+  /** One round; `force` also runs with autovacuum on (tests, `mes db maintain`). */
+  runOnce(force?: boolean): Promise<MaintenanceRound>;
+}
+
+export interface MaintenanceRound {
+  /** Not run: the server's autovacuum is on. */
+  skipped: boolean;
+  analyzed: string[];
+  vacuumed: string[];
+}
+
+/** The tables due, by autovacuum's default thresholds (pg_stat_user_tables of the current schema). */
+const DUE_SQL = `
+  SELECT s.relname AS name,
+         (s.n_dead_tup > 50 + 0.2 * t.rows OR s.n_ins_since_vacuum > 1000 + 0.2 * t.rows) AS vacuum,
+         (s.n_mod_since_analyze > 50 + 0.1 * t.rows) AS analyze
+    FROM pg_stat_user_tables s
+    JOIN pg_class c ON c.oid = s.relid
+    CROSS JOIN LATERAL (SELECT GREATEST(c.reltuples, 0) AS rows) t
+   WHERE s.schemaname = current_schema()
+     AND (s.n_dead_tup > 50 + 0.2 * t.rows OR s.n_ins_since_vacuum > 1000 + 0.2 * t.rows OR s.n_mod_since_analyze > 50 + 0.1 * t.rows)
+   ORDER BY s.relname`;
+
+export function createTableMaintenance(
+  db: Db,
+  opts: { intervalMs: number; log?: (msg: string, err?: unknown) => void; onRound?: (round: MaintenanceRound) => void },
+): TableMaintenance {
+  const log = opts.log ?? (() => undefined);
+  let timer: NodeJS.Timeout | null = null;
+  let running: Promise<unknown> | null = null;
+  let stopped = false;
+
+  async function runOnce(force = false): Promise<MaintenanceRound> {
+    const round: MaintenanceRound = { skipped: false, analyzed: [], vacuumed: [] };
+    if (!force) {
+      const on = (await db.query<{ on: string }>(`SELECT current_setting('autovacuum') AS on`)).rows[0]!.on;
+      if (on === 'on') return { ...round, skipped: true };
+    }
+    const due = (await db.query<{ name: string; vacuum: boolean; analyze: boolean }>(DUE_SQL)).rows;
+    for (const t of due) {
+      if (stopped) break;
+      // Identifiers from the catalogue, quoted; VACUUM runs outside a transaction (one statement).
+      const ident = `"${t.name.replace(/"/g, '""')}"`;
+      if (t.vacuum) {
+        await db.query(`VACUUM (ANALYZE) ${ident}`);
+        round.vacuumed.push(t.name);
+      } else {
+        await db.query(`ANALYZE ${ident}`);
+        round.analyzed.push(t.name);
+      }
+    }
+    return round;
+  }
+
+  function schedule() {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      running = runOnce()
+        .then((r) => opts.onRound?.(r))
+        .catch((e) => log('table maintenance failed (retried at the next round)', e))
+        .finally(() => {
+          running = null;
+          schedule();
+        });
+    }, opts.intervalMs);
+    timer.unref();
+  }
+
+  return {
+    start() {
+      if (opts.intervalMs > 0 && !timer) schedule();
+    },
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await running;
+    },
+    runOnce,
+  };
+}
