@@ -19,7 +19,8 @@
  * 2–4. The MES's rate is read from its inbox rows: first delivery (received_at) to last commit
  *    (applied_at); progress is polled every 100 ms by received_at (BRIN), not by counting the table.
  * Env: BENCH_BOARDS (default 800), BENCH_LANES (MES_CFX_LANES, default 3), BENCH_SECONDS (validate phase, default 10),
- * BENCH_TRACE=1 (the MES main thread's statements, i.e. the listener's, timed and printed at the end).
+ * BENCH_TRACE=1 (the MES main thread's statements, i.e. the listener's, timed and printed at the end; phase times),
+ * BENCH_CPU_PROF=<dir> (CPU profiles of the MES and ceiling processes, every thread).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -38,7 +39,9 @@ const CREDIT = 2000;
 type Info = Record<string, any>;
 
 function child(mode: string, args: string[], env: Record<string, string> = {}): Promise<{ proc: ChildProcess; next(): Promise<Info> }> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), mode, ...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, ...env } });
+  // BENCH_CPU_PROF=<dir>: V8 CPU profiles of the children (every thread) written there at exit.
+  const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
+  const proc = spawn(process.execPath, [...prof, '--import', 'tsx', fileURLToPath(import.meta.url), mode, ...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, ...env } });
   const inbox: Info[] = [];
   const waiters: ((i: Info) => void)[] = [];
   proc.on('message', (m) => (waiters.length ? waiters.shift()!(m as Info) : inbox.push(m as Info)));
