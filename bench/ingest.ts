@@ -18,7 +18,8 @@
  *    ingests 2,000 msg/s from the broker.
  * 2–4. The MES's rate is read from its inbox rows: first delivery (received_at) to last commit
  *    (applied_at); progress is polled every 100 ms by received_at (BRIN), not by counting the table.
- * Env: BENCH_BOARDS (default 800), BENCH_LANES (MES_CFX_LANES, default 3), BENCH_SECONDS (validate phase, default 10),
+ * Env: BENCH_BOARDS (default 800), BENCH_LANES (MES_CFX_LANES, default 3), BENCH_BATCH (MES_CFX_BATCH, default 500),
+ * BENCH_CREDIT (the consumers' link credit, default 2000), BENCH_SECONDS (validate phase, default 10),
  * BENCH_TRACE=1 (the MES main thread's statements, i.e. the listener's, timed and printed at the end; phase times),
  * BENCH_CPU_PROF=<dir> (CPU profiles of the MES and ceiling processes, every thread).
  */
@@ -34,7 +35,8 @@ const BROKER = process.env.BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672'
 const BOARDS = Number(process.env.BENCH_BOARDS ?? 800);
 const LANES = process.env.BENCH_LANES ?? '3';
 const VALIDATE_SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
-const CREDIT = 2000;
+const CREDIT = Number(process.env.BENCH_CREDIT ?? 2000);
+const BATCH = process.env.BENCH_BATCH ?? '500';
 
 type Info = Record<string, any>;
 
@@ -97,7 +99,7 @@ async function mesProcess(dbUrl: string, queue: string, expected: string) {
   const { createServices } = await import('../src/main.ts');
   const { createThreadedConsumer, createRequestListener } = await import('../src/integrations/cfx/amqp.ts');
   const config = loadConfig({
-    DATABASE_URL: dbUrl, MES_LOG_LEVEL: 'silent', MES_CFX_BROKER_URL: BROKER, MES_CFX_QUEUE: queue, MES_CFX_LANES: LANES, MES_CFX_CREDIT: String(CREDIT),
+    DATABASE_URL: dbUrl, MES_LOG_LEVEL: 'silent', MES_CFX_BROKER_URL: BROKER, MES_CFX_QUEUE: queue, MES_CFX_LANES: LANES, MES_CFX_CREDIT: String(CREDIT), MES_CFX_BATCH: BATCH,
     MES_CFX_HANDLE: 'Bench.MES.1', MES_CFX_LISTEN_PORT: '0', MES_DB_POOL: String(Number(LANES) + 4),
   });
   const db = new Db(dbUrl, 4);
@@ -350,7 +352,7 @@ export default async function bench(): Promise<void> {
     await req.close();
 
     console.log(`\nmix: ${N} messages from ${BOARDS} boards (${[...names.entries()].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k.replace(/^CFX\./, '')} ${n}`).join(', ')})`);
-    console.log(`MES lanes ${LANES}, credit ${CREDIT}, batch ≤ 500; outcomes: ${stats.outcomes.map((o: Info) => `${o.outcome} ${o.n}`).join(', ')}`);
+    console.log(`MES lanes ${LANES}, credit ${CREDIT}, batch ≤ ${BATCH}; outcomes: ${stats.outcomes.map((o: Info) => `${o.outcome} ${o.n}`).join(', ')}`);
     if (stats.reasons.length) console.log(`dead-letter reasons: ${stats.reasons.map((o: Info) => `${o.reason_code} ${o.n}`).join(', ')}`);
     console.log('\n| measurement | messages | seconds | msg/s |');
     console.log('|---|---:|---:|---:|');
