@@ -23,11 +23,14 @@ export interface TableMaintenance {
 }
 
 export interface MaintenanceRound {
-  /** Not run: the server's autovacuum is on. */
+  /** Not run: the server's autovacuum is on, or another MES instance is maintaining the tables. */
   skipped: boolean;
   analyzed: string[];
   vacuumed: string[];
 }
+
+/** Session advisory lock key of a maintenance round ('MESM'). */
+const MAINTENANCE_LOCK = 0x4d45534d;
 
 /** The tables due, by autovacuum's default thresholds (pg_stat_user_tables of the current schema). */
 const DUE_SQL = `
@@ -56,20 +59,33 @@ export function createTableMaintenance(
       const on = (await db.query<{ on: string }>(`SELECT current_setting('autovacuum') AS on`)).rows[0]!.on;
       if (on === 'on') return { ...round, skipped: true };
     }
-    const due = (await db.query<{ name: string; vacuum: boolean; analyze: boolean }>(DUE_SQL)).rows;
-    for (const t of due) {
-      if (stopped) break;
-      // Identifiers from the catalogue, quoted; VACUUM runs outside a transaction (one statement).
-      const ident = `"${t.name.replace(/"/g, '""')}"`;
-      if (t.vacuum) {
-        await db.query(`VACUUM (ANALYZE) ${ident}`);
-        round.vacuumed.push(t.name);
-      } else {
-        await db.query(`ANALYZE ${ident}`);
-        round.analyzed.push(t.name);
+    // One connection for the round, holding a session advisory lock: of several MES instances on
+    // one database, one maintains the tables at a time (the others skip the round).
+    const client = await db.pool.connect();
+    try {
+      const locked = (await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [MAINTENANCE_LOCK])).rows[0]!.ok;
+      if (!locked) return { ...round, skipped: true };
+      try {
+        const due = (await client.query<{ name: string; vacuum: boolean; analyze: boolean }>(DUE_SQL)).rows;
+        for (const t of due) {
+          if (stopped) break;
+          // Identifiers from the catalogue, quoted; VACUUM runs outside a transaction (one statement).
+          const ident = `"${t.name.replace(/"/g, '""')}"`;
+          if (t.vacuum) {
+            await client.query(`VACUUM (ANALYZE) ${ident}`);
+            round.vacuumed.push(t.name);
+          } else {
+            await client.query(`ANALYZE ${ident}`);
+            round.analyzed.push(t.name);
+          }
+        }
+      } finally {
+        await client.query('SELECT pg_advisory_unlock($1)', [MAINTENANCE_LOCK]);
       }
+      return round;
+    } finally {
+      client.release();
     }
-    return round;
   }
 
   function schedule() {

@@ -65,6 +65,38 @@ describe('table maintenance (servers with autovacuum off)', () => {
     }
   });
 
+  it('one MES instance at a time: a round is skipped while another holds the maintenance lock', async () => {
+    const fresh = await freshDatabase();
+    const db = new Db(fresh.url, 2);
+    const other = new Db(fresh.url, 1);
+    try {
+      await db.query('CREATE TABLE busy (id int PRIMARY KEY)');
+      await db.query('INSERT INTO busy SELECT generate_series(1, 5000)');
+      const holder = await other.pool.connect();
+      try {
+        await holder.query('SELECT pg_advisory_lock($1)', [0x4d45534d]);
+        const skipped = await createTableMaintenance(db, { intervalMs: 0 }).runOnce(true);
+        expect(skipped).toEqual({ skipped: true, analyzed: [], vacuumed: [] });
+        await holder.query('SELECT pg_advisory_unlock($1)', [0x4d45534d]);
+      } finally {
+        holder.release();
+      }
+      await db.query('SELECT pg_stat_force_next_flush()');
+      const m = createTableMaintenance(db, { intervalMs: 0 });
+      let round = await m.runOnce(true);
+      for (let i = 0; i < 20 && !round.vacuumed.includes('busy'); i++) {
+        await new Promise((r) => setTimeout(r, 250));
+        round = await m.runOnce(true);
+      }
+      expect(round.skipped).toBe(false);
+      expect(round.vacuumed).toContain('busy');
+    } finally {
+      await other.close();
+      await db.close();
+      await fresh.drop();
+    }
+  });
+
   it('does nothing unless forced when the server runs autovacuum', async () => {
     const fresh = await freshDatabase();
     const db = new Db(fresh.url, 2);
