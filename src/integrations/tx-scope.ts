@@ -53,6 +53,13 @@ export function withTransactionScopes(db: Db): Db {
       return s ? s.tx.query(text, params, name) : db.reads.query(text, params, name);
     },
   };
+  // Inside a batch its records are the batch's (they commit with it; a redo writes them once).
+  const autonomous: Db['autonomous'] = {
+    query: (text, params, name) => {
+      const s = active();
+      return s ? s.tx.query(text, params, name) : db.autonomous.query(text, params, name);
+    },
+  };
   const tx: Db['tx'] = async (fn, opts) => {
     const s = active();
     if (!s) return db.tx(fn, opts);
@@ -80,6 +87,7 @@ export function withTransactionScopes(db: Db): Db {
       if (prop === SCOPED) return true;
       if (prop === 'query') return query;
       if (prop === 'reads') return reads;
+      if (prop === 'autonomous') return autonomous;
       if (prop === 'tx') return tx;
       return Reflect.get(target, prop, receiver);
     },

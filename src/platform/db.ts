@@ -27,7 +27,16 @@ export class Db implements Queryable {
    * can be such a writer). Never use it for a write or a transaction.
    */
   readonly reads: Queryable;
+  /**
+   * A third pool, of two connections, for single statements that must be committed whatever the
+   * caller's transaction does, issued while the caller holds a connection of the main pool (an
+   * interlock refusal inside a larger operation that is about to roll back). Taking a second
+   * connection of the main pool there could wait forever once every connection is held by such
+   * a caller; these connections are held for one statement only. Never use it for a transaction.
+   */
+  readonly autonomous: Queryable;
   private readonly readPool: pg.Pool;
+  private readonly autonomousPool: pg.Pool;
   private readonly connectionString: string;
   private listener: pg.Client | null = null;
   private listenerReady: Promise<void> | null = null;
@@ -40,19 +49,11 @@ export class Db implements Queryable {
     this.connectionString = connectionString;
     this.pool = new pg.Pool({ connectionString, max: poolSize, idleTimeoutMillis: 30_000 });
     this.readPool = new pg.Pool({ connectionString, max: readPoolSize, idleTimeoutMillis: 30_000 });
+    this.autonomousPool = new pg.Pool({ connectionString, max: 2, idleTimeoutMillis: 30_000 });
     // An idle client's error (e.g. the server restarted) must not crash the process.
-    this.pool.on('error', () => undefined);
-    this.readPool.on('error', () => undefined);
-    const readPool = this.readPool;
-    this.reads = {
-      async query<R extends object = Record<string, unknown>>(text: string, params?: readonly unknown[], name?: string): Promise<pg.QueryResult<R>> {
-        try {
-          return name ? await readPool.query<R>({ name, text, values: params as unknown[] }) : await readPool.query<R>(text, params as unknown[]);
-        } catch (e) {
-          throw translateDbError(e);
-        }
-      },
-    };
+    for (const p of [this.pool, this.readPool, this.autonomousPool]) p.on('error', () => undefined);
+    this.reads = poolQueryable(this.readPool);
+    this.autonomous = poolQueryable(this.autonomousPool);
   }
 
   async query<R extends object = Record<string, unknown>>(text: string, params?: readonly unknown[], name?: string): Promise<pg.QueryResult<R>> {
@@ -155,8 +156,21 @@ export class Db implements Queryable {
     this.closed = true;
     this.changeFeedLive = false;
     await this.listener?.end().catch(() => undefined);
-    await Promise.all([this.pool.end(), this.readPool.end()]);
+    await Promise.all([this.pool.end(), this.readPool.end(), this.autonomousPool.end()]);
   }
+}
+
+/** One statement at a time on `pool`, errors translated (the read and autonomous pools). */
+function poolQueryable(pool: pg.Pool): Queryable {
+  return {
+    async query<R extends object = Record<string, unknown>>(text: string, params?: readonly unknown[], name?: string): Promise<pg.QueryResult<R>> {
+      try {
+        return name ? await pool.query<R>({ name, text, values: params as unknown[] }) : await pool.query<R>(text, params as unknown[]);
+      } catch (e) {
+        throw translateDbError(e);
+      }
+    },
+  };
 }
 
 /** Runs `fn` inside a transaction: reuses `q` when it already is one, else opens one on `db`. */

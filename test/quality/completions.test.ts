@@ -1,6 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createServices } from '../../src/main.ts';
+import { Db } from '../../src/platform/db.ts';
 import type { App } from '../../src/platform/http.ts';
-import { bearer, makeQualityWorkOrder, makeUser, system, testApp, testDb, tokenFor } from '../helpers.ts';
+import { bearer, makeQualityWorkOrder, makeUser, system, testApp, testConfig, testDb, tokenFor } from '../helpers.ts';
 import { pass, s, thrown, units, type Made } from './support.ts';
 
 /**
@@ -98,6 +100,27 @@ describe('pass / fail with the result in one transaction', () => {
     expect(await written(serial!)).toMatchObject({ records: 1, results: 0 });
     const refusals = (await testDb().query<{ phase: string; codes: string[] }>('SELECT phase, codes FROM interlock_refusals WHERE identifier = $1', [serial])).rows;
     expect(refusals).toEqual([{ phase: 'complete', codes: ['STEP_OUT_OF_ORDER'] }]);
+  });
+
+  it('refusals inside completions never wait for a second connection of the pool the completions hold', async () => {
+    // A pool of two: before, four refused completions at once held both connections and each
+    // waited for a third to record its refusal (forever).
+    const m = await makeQualityWorkOrder();
+    const serials = await units(m, 4);
+    for (const serial of serials) await pass(m, 'printer', serial);
+    const small = new Db(inject('databaseUrl'), 2);
+    try {
+      const services = createServices(small, testConfig());
+      const all = Promise.allSettled(serials.map((serial) => services.quality.completeWithResults(system, { stationId: m.stations.aoi!.id, identifier: serial, result: 'pass' })));
+      const outcome = await Promise.race([all, new Promise<'stuck'>((r) => setTimeout(() => r('stuck'), 20_000).unref())]);
+      expect(outcome).not.toBe('stuck');
+      const settled = outcome as PromiseSettledResult<unknown>[];
+      expect(settled.map((x) => (x.status === 'rejected' ? (x.reason as { code: string }).code : 'written'))).toEqual(serials.map(() => 'INTERLOCK_REFUSED'));
+      const kept = (await testDb().query<{ n: number }>(`SELECT count(*)::int AS n FROM interlock_refusals WHERE identifier = ANY($1::text[]) AND phase = 'complete'`, [serials])).rows[0]!.n;
+      expect(kept).toBe(4);
+    } finally {
+      await small.close();
+    }
   });
 
   it('a panel: the failed positions get their own defects, the others pass', async () => {

@@ -340,7 +340,7 @@ export function createTrackingService(db: Db, deps: { workOrders: WorkOrdersServ
   }
 
   /** Every refusal is kept (append-only): all of a batch in one statement. */
-  async function recordRefusals(refused: { who: Principal; verdict: Verdict }[]): Promise<void> {
+  async function recordRefusals(refused: { who: Principal; verdict: Verdict }[], q: Queryable = db): Promise<void> {
     if (refused.length === 0) return;
     const rows = refused.map(({ who, verdict: v }) => {
       const failing = v.units.filter((u) => u.result === 'failed');
@@ -350,7 +350,7 @@ export function createTrackingService(db: Db, deps: { workOrders: WorkOrdersServ
         details: { result: v.result, units: failing.slice(0, 100).map((u) => ({ serial: u.serial, position: u.position, refusals: u.refusals })) },
       };
     });
-    await db.query(REFUSALS_SQL, [JSON.stringify(rows)], 'tracking.refusals');
+    await q.query(REFUSALS_SQL, [JSON.stringify(rows)], 'tracking.refusals');
   }
 
   const unwrap = <T>(r: BatchResult<T>): T => {
@@ -681,8 +681,8 @@ export function createTrackingService(db: Db, deps: { workOrders: WorkOrdersServ
    * back together with the passage (quality's completion with its inspection result). Judged
    * on the transaction's connection without row locks and written with the compare-and-set
    * statement: a unit changed since it was read fails the call with CONCURRENT_UPDATE (which
-   * db.tx retries). A refusal is recorded on its own connection, so it is kept when the caller
-   * rolls back.
+   * db.tx retries). A refusal is recorded through `db.autonomous` (its own small pool, never the
+   * main pool the caller holds a connection of), so it is kept when the caller rolls back.
    */
   async function completeIn(tx: Tx, who: Principal, input: CompleteInput): Promise<CompleteResult> {
     const out: BatchResult<unknown>[] = [];
@@ -703,7 +703,9 @@ export function createTrackingService(db: Db, deps: { workOrders: WorkOrdersServ
       }
       verdict = fa;
     }
-    await recordRefusals([{ who, verdict }]);
+    // Kept whatever the caller's transaction does, without a second connection of the main pool
+    // (the caller holds one: under load every connection could be held by such a caller).
+    await recordRefusals([{ who, verdict }], db.autonomous);
     throw new Refused(verdict);
   }
 
