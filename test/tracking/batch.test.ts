@@ -23,6 +23,38 @@ const value = <T>(r: BatchResult<T>): T => {
 };
 
 describe('completeBatch', () => {
+  it('when the locked part of a round fails, the units already written keep their results and the others carry the error', async () => {
+    const { wo, stations } = await makeReleasedWorkOrder({ quantity: 6 });
+    const serials = (await t().generateUnits(system, { workOrder: wo.id, count: 2 })).serials;
+    const panel = await t().createPanel(system, { workOrder: wo.id, code: uniq('PNL'), positions: 2 });
+    const p = stations.printer!.id;
+    // The work order's first passage (taken under locks) before the batch: serials[1] is then a simple passage.
+    await t().complete(system, { stationId: p, identifier: serials[0]!, result: 'pass' });
+    // Tracking on a connection that waits at most 300 ms for a row lock; another session holds the panel's units.
+    const url = new URL(inject('databaseUrl'));
+    url.searchParams.set('options', '-c lock_timeout=300');
+    const impatient = new Db(url.toString(), 4);
+    const holder = await testDb().pool.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT 1 FROM units WHERE panel_id = $1 FOR UPDATE', [panel.id]);
+      const tracking = createTrackingService(impatient, { workOrders: testServices().workOrders });
+      const results = await tracking.completeBatch(system, [
+        { stationId: p, identifier: serials[1]!, result: 'pass' },
+        { stationId: p, identifier: panel.code, result: 'pass' }, // panels take the locked path
+      ]);
+      expect(value(results[0]!).records[0]).toMatchObject({ serial: serials[1], stepSeq: 10 });
+      expect(results[1]).toMatchObject({ ok: false, error: { code: 'INTERNAL' } });
+      expect((results[1] as { error: AppError }).error.message).toMatch(/lock/);
+    } finally {
+      await holder.query('ROLLBACK');
+      holder.release();
+      await impatient.close();
+    }
+    const recs = await testDb().query<{ serial: string }>(`SELECT u.serial FROM process_records r JOIN units u ON u.id = r.unit_id WHERE u.work_order_id = $1 ORDER BY r.id`, [wo.id]);
+    expect(recs.rows.map((r) => r.serial)).toEqual([serials[0], serials[1]]);
+  });
+
   it('gives each unit its own verdict: refused ones are recorded and do not hold back the others', async () => {
     const { wo, stations } = await makeReleasedWorkOrder({ quantity: 6 });
     const serials = (await t().generateUnits(system, { workOrder: wo.id, count: 6 })).serials;

@@ -369,6 +369,11 @@ export function createCfxPipeline(deps: CfxDeps, registry: HandlerRegistry, reso
     const moves = requests.map((r, i) => [r, i] as const).filter(([r]) => r.request.kind !== 'abort');
     if (moves.length) {
       const res = await tracking.passages(moves.map(([r]) => ({ ...(r.request as Exclude<PassageRequest, { kind: 'abort' }>), who: r.principal })));
+      // A failure that is no clean refusal (an error, a lost race, a refusal after writing) is the
+      // batch's: it is retried or redone in safe mode, never given to a message as its outcome.
+      const unclean = res.find((r): r is { ok: false; error: AppError } => !r.ok && (r.error.status >= 500 || isRetryable(r.error)));
+      if (unclean) throw unclean.error;
+      if (isTainted()) throw new SafeModeNeeded('a tracking passage failed after writing');
       res.forEach((r, k) => (out[moves[k]![1]] = r));
     }
     for (const [i, r] of requests.entries()) {

@@ -565,6 +565,8 @@ export function createTrackingService(db: Db, deps: { workOrders: WorkOrdersServ
     }
     if (locked.length) {
       locked.sort((a, b) => a.index - b.index);
+      // The fast path above is committed: if this transaction fails, its items fail with the
+      // error and the others keep their results, so the caller can tell what was written.
       const results = await db.tx(async (tx) => {
         const res = new Map<Item, BatchResult<Verdict | CompleteResult>>();
         const lockedRefused: { who: Principal; verdict: Verdict }[] = [];
@@ -605,7 +607,7 @@ export function createTrackingService(db: Db, deps: { workOrders: WorkOrdersServ
         for (const e of entries) if (e.j.subjects[0]!.unit.woState === 'released' && !started.has(e.j.subjects[0]!.unit.woId)) started.set(e.j.subjects[0]!.unit.woId, e.it.who);
         for (const [wo, w] of started) await workOrders.markStarted(tx, w, wo);
         return { res, lockedRefused };
-      });
+      }).catch((error: unknown) => ({ res: new Map(locked.map((it) => [it, fail(error)] as const)), lockedRefused: [] }));
       for (const [it, r] of results.res) out[it.index] = r;
       refused.push(...results.lockedRefused);
     }
