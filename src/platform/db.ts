@@ -51,7 +51,14 @@ export class Db implements Queryable {
     this.readPool = new pg.Pool({ connectionString, max: readPoolSize, idleTimeoutMillis: 30_000 });
     this.autonomousPool = new pg.Pool({ connectionString, max: 2, idleTimeoutMillis: 30_000 });
     // An idle client's error (e.g. the server restarted) must not crash the process.
-    for (const p of [this.pool, this.readPool, this.autonomousPool]) p.on('error', () => undefined);
+    for (const p of [this.pool, this.readPool, this.autonomousPool]) {
+      p.on('error', () => undefined);
+      // JIT off for every MES session: its statements are short, and batch statements carrying
+      // JSON or arrays the planner cannot size, or questions over years of history, pass
+      // jit_above_cost with plans that run in milliseconds while compiling them takes tens of
+      // milliseconds. (Queued before the client's first query.)
+      p.on('connect', (client) => void client.query('SET jit = off').catch(() => undefined));
+    }
     this.reads = poolQueryable(this.readPool);
     this.autonomous = poolQueryable(this.autonomousPool);
   }

@@ -620,17 +620,13 @@ export function createTraceService(db: Db, deps: TraceDeps) {
    * answer is a superset for recall: M2 units stay listed even when M3 data exists for them, and
    * units whose component was later replaced by rework are kept.
    *
-   * Called outside a transaction, it runs in a read transaction of its own with JIT off: over a
-   * year of history the M2 statement's plan cost passes jit_above_cost, and compiling it (about
-   * 40 ms) costs more than running it. A caller's transaction is used as it is (traceability's
-   * where-used turns JIT off in its own).
+   * Called outside a transaction, it runs in a read transaction of its own (one snapshot); a
+   * caller's transaction is used as it is. (Over a year of history the M2 statement's plan cost
+   * passes jit_above_cost and compiling it took about 40 ms: the MES's sessions run with JIT off.)
    */
   async function materialWhereUsed(query: MaterialWhereUsedQuery, q: Queryable = db): Promise<MaterialWhereUsed> {
     if ((q as Partial<Tx>).inTransaction) return whereUsedIn(query, q);
-    return db.tx(async (tx) => {
-      await tx.query('SET LOCAL jit = off');
-      return whereUsedIn(query, tx);
-    });
+    return db.tx((tx) => whereUsedIn(query, tx));
   }
 
   async function whereUsedIn(query: MaterialWhereUsedQuery, q: Queryable): Promise<MaterialWhereUsed> {

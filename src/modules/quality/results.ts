@@ -236,9 +236,6 @@ export function createResults(db: Db, deps: ResultsDeps) {
       stations.set(key, at);
     }
     return inTx(db, q, async (tx) => {
-      // The batch statements carry JSON inputs the planner cannot size, so their cost estimates can
-      // pass jit_above_cost: compiling them would take tens of milliseconds to save microseconds.
-      await tx.query('SET LOCAL jit = off');
       const cats = inputs.some((x) => x.defects?.some((d) => !d.category)) ? await categoryMap(tx) : null;
 
       const rows: unknown[] = [];

@@ -1,5 +1,4 @@
 import type { Db, Queryable } from '../../platform/db.ts';
-import { inTx } from '../../platform/db.ts';
 import { isOptional } from '../tracking/index.ts';
 import type { WorkOrdersService } from '../work-orders/index.ts';
 import { UNIT_BLOCKERS, type UnitBlockerCode } from './reasons.ts';
@@ -151,12 +150,9 @@ export function createUnitStatus(db: Db, deps: { workOrders: WorkOrdersService }
         material: plan?.materialLevel ?? 'M1',
       });
     }
-    // One big statement whose cost estimate would make PostgreSQL JIT-compile it: seconds of
-    // compilation for a query that runs in tens of milliseconds. JIT is off for this transaction.
-    const rows = await inTx(db, q, async (tx) => {
-      await tx.query('SET LOCAL jit = off');
-      return (await tx.query<{ unitId: number; serial: string; code: UnitBlockerCode; ref: string | null }>(BLOCKERS_SQL, [unitIds, JSON.stringify(req)])).rows;
-    });
+    // One big statement (its cost estimate would have PostgreSQL JIT-compile it for seconds; the
+    // MES's sessions run with JIT off, see platform/db.ts).
+    const rows = (await (q ?? db).query<{ unitId: number; serial: string; code: UnitBlockerCode; ref: string | null }>(BLOCKERS_SQL, [unitIds, JSON.stringify(req)])).rows;
     // Per unit, the most fundamental blocker first (the order of UNIT_BLOCKERS).
     const rank = new Map(Object.keys(UNIT_BLOCKERS).map((c, i) => [c, i]));
     rows.sort((a, b) => (a.serial < b.serial ? -1 : a.serial > b.serial ? 1 : rank.get(a.code)! - rank.get(b.code)!));

@@ -127,7 +127,6 @@ export function createRecordsService(db: Db, deps: RecordsDeps, opts: RecordsOpt
       await client.query(`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`);
       if (snapshot !== undefined) await client.query(`SET TRANSACTION SNAPSHOT '${snapshot.replace(/'/g, '')}'`);
       await client.query(`SET LOCAL TIME ZONE 'UTC'`);
-      await client.query(`SET LOCAL jit = off`);
       // Sorting a section's rows (by unit and visit) in memory rather than on disk.
       await client.query(`SET LOCAL work_mem = '64MB'`);
       return client;

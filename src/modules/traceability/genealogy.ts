@@ -221,11 +221,8 @@ export function createGenealogy(db: Db, deps: { materials: MaterialSource; quali
    * paged by unit id (`afterId`, `limit`).
    */
   async function genealogyOfLot(code: string, page: { afterId?: number; limit?: number } = {}, outer?: Queryable) {
-    // A page of up to 5,000 units: JIT off (see where-used.ts).
-    return inTx(db, outer, async (q) => {
-      await q.query('SET LOCAL jit = off');
-      return lotIn(code, page, q);
-    });
+    // A page of up to 5,000 units, in one snapshot.
+    return inTx(db, outer, (q) => lotIn(code, page, q));
   }
 
   async function lotIn(code: string, page: { afterId?: number; limit?: number }, q: Queryable) {

@@ -231,15 +231,11 @@ export function createWhereUsed(db: Db, deps: { materials: MaterialSource; quali
   }
 
   /**
-   * Runs a question in one read transaction (the caller's when given) with JIT off: the statements
-   * over thousands of ids have plan costs above jit_above_cost, and compiling them would take far
-   * longer than running them.
+   * Runs a question in one read transaction (the caller's when given). (Its statements over
+   * thousands of ids have plan costs above jit_above_cost: the MES's sessions run with JIT off.)
    */
   function reading<T>(q: Queryable | undefined, fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    return inTx(db, q, async (tx) => {
-      await tx.query('SET LOCAL jit = off');
-      return fn(tx);
-    });
+    return inTx(db, q, fn);
   }
 
   /** Recall impact: the counts only (fast path, no unit list). */
@@ -270,7 +266,6 @@ export function createWhereUsed(db: Db, deps: { materials: MaterialSource; quali
    */
   async function holdWhereUsed(who: Principal, input: { query: TraceQuery; reasonCode: string; reason: string }): Promise<Hold & { units: number }> {
     return db.tx(async (tx) => {
-      await tx.query('SET LOCAL jit = off');
       const ids = [...(await unitsOf(input.query, tx)).keys()];
       return deps.quality.holdWhereUsed(who, { query: input.query, unitIds: ids, reasonCode: input.reasonCode, reason: input.reason }, tx);
     });
