@@ -1,5 +1,6 @@
 import bwipjs from 'bwip-js';
 import PDFDocument from 'pdfkit';
+import { dataMatrixPng } from '../../platform/barcodes.ts';
 
 /**
  * The carton label, 4 × 6 inch: a Data Matrix and a Code 128 of the carton ID (the only content
@@ -69,7 +70,7 @@ export function cartonLabelZpl(d: CartonLabelData): string {
 /** PDF, one 4 × 6 inch page. */
 export async function cartonLabelPdf(d: CartonLabelData): Promise<Buffer> {
   const t = lines(d);
-  const dm = await bwipjs.toBuffer({ bcid: 'datamatrix', text: d.cartonCode, scale: 4, backgroundcolor: 'FFFFFF', paddingwidth: 4, paddingheight: 4 });
+  const dm = await dataMatrixPng(d.cartonCode, { scale: 4 });
   const c128 = await bwipjs.toBuffer({ bcid: 'code128', text: d.cartonCode, scale: 2, height: 12, includetext: true, backgroundcolor: 'FFFFFF', paddingwidth: 6, paddingheight: 4 });
   const doc = new PDFDocument({ size: [288, 432], margin: 0, info: { Title: `Carton ${d.cartonCode}`, Creator: 'smt-mes' } });
   const chunks: Buffer[] = [];
@@ -89,10 +90,7 @@ export async function cartonLabelPdf(d: CartonLabelData): Promise<Buffer> {
   return done;
 }
 
-/**
- * PNG of the carton ID as a Data Matrix (the label's 2D code), for the screen preview: white,
- * opaque background and a quiet zone, as materials renders its package labels.
- */
+/** PNG of the carton ID as a Data Matrix (the label's 2D code), for the screen preview. */
 export async function cartonLabelPng(cartonCode: string, opts: { scale?: number } = {}): Promise<Buffer> {
-  return bwipjs.toBuffer({ bcid: 'datamatrix', text: cartonCode, scale: opts.scale ?? 6, barcolor: '000000', backgroundcolor: 'FFFFFF', paddingwidth: 4, paddingheight: 4 });
+  return dataMatrixPng(cartonCode, { scale: opts.scale ?? 6 });
 }

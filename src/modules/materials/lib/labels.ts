@@ -8,7 +8,7 @@
  * lines are for people.
  */
 import net from 'node:net';
-import bwipjs from 'bwip-js';
+import { dataMatrixPng } from '../../../platform/barcodes.ts';
 import PDFDocument from 'pdfkit';
 import { isMslLevel } from './msl.ts';
 import type { MslLevel } from './msl.ts';
@@ -212,27 +212,9 @@ export function packageLabelZpl(data: PackageLabelData): string {
   return `${lines.join('\n')}\n`;
 }
 
-/**
- * PNG of the package ID as a Data Matrix. White, opaque background and a 2-module quiet
- * zone: bwip-js renders transparent PNGs without padding by default, which most scanners
- * and decoders cannot read once printed or shown on a dark screen.
- */
+/** PNG of the package ID as a Data Matrix (platform/barcodes.ts: opaque, with its quiet zone). */
 export async function packageLabelPng(data: Pick<PackageLabelData, 'packageId'>, opts: { scale?: number } = {}): Promise<Buffer> {
-  const packageId = checkPackageId(data.packageId);
-  const scale = opts.scale ?? 4;
-  if (!Number.isInteger(scale) || scale < 1 || scale > 20) {
-    throw new RangeError(`scale must be an integer 1–20, got ${String(scale)}`);
-  }
-  return bwipjs.toBuffer({
-    bcid: 'datamatrix',
-    text: packageId,
-    scale,
-    barcolor: '000000',
-    backgroundcolor: 'FFFFFF',
-    // bwip-js draws a Data Matrix module as 2 units: 4 units = 2 modules of quiet zone.
-    paddingwidth: 4,
-    paddingheight: 4,
-  });
+  return dataMatrixPng(checkPackageId(data.packageId), opts);
 }
 
 function checkPdfText(field: keyof PackageLabelData, s: string): void {
