@@ -1,4 +1,4 @@
-import { useEffect, useId, useRef, useState, type FormEvent, type ReactNode } from 'react';
+import { useEffect, useId, useRef, useState, type FormEvent, type ReactNode, type RefObject } from 'react';
 import type { ApiError } from '../api.ts';
 import { useSession } from '../session.tsx';
 import { ErrorPanel } from './ErrorPanel.tsx';
@@ -29,6 +29,71 @@ export interface SignatureDialogProps {
 }
 
 /**
+ * The re-entered password of a signature: cleared and focused again when the server refuses the
+ * signature (`error` changes), so a wrong password is never resent.
+ */
+export function useSignaturePassword(error: ApiError | undefined): { password: string; setPassword(p: string): void; ref: RefObject<HTMLInputElement | null> } {
+  const [password, setPassword] = useState('');
+  const ref = useRef<HTMLInputElement>(null);
+  useEffect(() => {
+    if (error) {
+      setPassword('');
+      ref.current?.focus();
+    }
+  }, [error]);
+  return { password, setPassword, ref };
+}
+
+/**
+ * The frame every signature dialog shares: a modal form titled with the signature mark, the
+ * server's refusal, the submit and cancel buttons; Escape cancels unless busy. The fields are the
+ * caller's (`children`).
+ */
+export function SignatureFrame({ title, className, testId, onSubmit, onCancel, busy, error, submitLabel, submitClassName, canSubmit, children }: {
+  title: ReactNode;
+  className?: string;
+  testId: string;
+  onSubmit(): void;
+  onCancel(): void;
+  busy?: boolean | undefined;
+  error?: ApiError | undefined;
+  submitLabel: string;
+  submitClassName?: string;
+  canSubmit: boolean;
+  children: ReactNode;
+}) {
+  const id = useId();
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => e.key === 'Escape' && !busy && onCancel();
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [busy, onCancel]);
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    onSubmit();
+  };
+  return (
+    <div className="modal-backdrop">
+      <form className={`modal signature${className ? ` ${className}` : ''}`} role="dialog" aria-modal="true" aria-labelledby={`${id}-t`} onSubmit={submit} data-testid={testId}>
+        <h2 id={`${id}-t`} className="modal-title">
+          <span className="signature-mark" aria-hidden="true">✍</span> {title}
+        </h2>
+        {children}
+        <ErrorPanel error={error} />
+        <div className="form-actions">
+          <Button type="submit" variant="primary" {...(submitClassName ? { className: submitClassName } : {})} busy={busy} disabled={!canSubmit}>
+            {submitLabel}
+          </Button>
+          <Button variant="ghost" onClick={onCancel} disabled={busy}>
+            Cancel
+          </Button>
+        </div>
+      </form>
+    </div>
+  );
+}
+
+/**
  * An electronic signature (21 CFR Part 11): the signer sees their printed name, chooses the
  * meaning, gives a reason and re-enters the password at the moment of signing. The server checks
  * the password and the signer's role; its refusal is shown here and the password field is cleared.
@@ -38,71 +103,44 @@ export function SignatureDialog({ title, meanings, children, onSign, onCancel, b
   const id = useId();
   const [meaning, setMeaning] = useState<SignatureMeaning>(meanings[0] ?? 'approved');
   const [reason, setReason] = useState('');
-  const [password, setPassword] = useState('');
-  const passwordRef = useRef<HTMLInputElement>(null);
+  const { password, setPassword, ref: passwordRef } = useSignaturePassword(error);
   const reasonRef = useRef<HTMLTextAreaElement>(null);
   useEffect(() => reasonRef.current?.focus(), []);
-  useEffect(() => {
-    if (error) {
-      setPassword('');
-      passwordRef.current?.focus();
-    }
-  }, [error]);
-  useEffect(() => {
-    const onKey = (e: KeyboardEvent) => e.key === 'Escape' && !busy && onCancel();
-    window.addEventListener('keydown', onKey);
-    return () => window.removeEventListener('keydown', onKey);
-  }, [busy, onCancel]);
-  const submit = (e: FormEvent) => {
-    e.preventDefault();
-    void onSign({ password, reason: reason.trim(), meaning });
-  };
   return (
-    <div className="modal-backdrop">
-      <form className="modal signature" role="dialog" aria-modal="true" aria-labelledby={`${id}-t`} onSubmit={submit} data-testid="signature-dialog">
-        <h2 id={`${id}-t`} className="modal-title">
-          <span className="signature-mark" aria-hidden="true">✍</span> {title}
-        </h2>
-        {children ? <div className="modal-text">{children}</div> : null}
-        <div className="signature-signer">
-          Signing as <strong>{me?.name ?? '—'}</strong>
-          <span className="muted"> · electronic signature, equivalent to a handwritten one</span>
-        </div>
-        <div className="field">
-          <label className="field-label field-required" htmlFor={`${id}-m`}>
-            Meaning
-          </label>
-          <select id={`${id}-m`} value={meaning} onChange={(e) => setMeaning(e.target.value as SignatureMeaning)} disabled={meanings.length < 2}>
-            {meanings.map((m) => (
-              <option key={m} value={m}>
-                {m}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div className="field">
-          <label className="field-label field-required" htmlFor={`${id}-r`}>
-            Reason
-          </label>
-          <textarea id={`${id}-r`} ref={reasonRef} rows={3} required minLength={3} value={reason} onChange={(e) => setReason(e.target.value)} />
-        </div>
-        <div className="field">
-          <label className="field-label field-required" htmlFor={`${id}-p`}>
-            Password
-          </label>
-          <input id={`${id}-p`} ref={passwordRef} type="password" required autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} />
-          <span className="field-hint">Re-enter your password to sign.</span>
-        </div>
-        <ErrorPanel error={error} />
-        <div className="form-actions">
-          <Button type="submit" variant="primary" busy={busy} disabled={reason.trim().length < 3 || !password}>
-            {submitLabel}
-          </Button>
-          <Button variant="ghost" onClick={onCancel} disabled={busy}>
-            Cancel
-          </Button>
-        </div>
-      </form>
-    </div>
+    <SignatureFrame
+      title={title} testId="signature-dialog" busy={busy} error={error} submitLabel={submitLabel} onCancel={onCancel}
+      canSubmit={reason.trim().length >= 3 && password !== ''} onSubmit={() => void onSign({ password, reason: reason.trim(), meaning })}
+    >
+      {children ? <div className="modal-text">{children}</div> : null}
+      <div className="signature-signer">
+        Signing as <strong>{me?.name ?? '—'}</strong>
+        <span className="muted"> · electronic signature, equivalent to a handwritten one</span>
+      </div>
+      <div className="field">
+        <label className="field-label field-required" htmlFor={`${id}-m`}>
+          Meaning
+        </label>
+        <select id={`${id}-m`} value={meaning} onChange={(e) => setMeaning(e.target.value as SignatureMeaning)} disabled={meanings.length < 2}>
+          {meanings.map((m) => (
+            <option key={m} value={m}>
+              {m}
+            </option>
+          ))}
+        </select>
+      </div>
+      <div className="field">
+        <label className="field-label field-required" htmlFor={`${id}-r`}>
+          Reason
+        </label>
+        <textarea id={`${id}-r`} ref={reasonRef} rows={3} required minLength={3} value={reason} onChange={(e) => setReason(e.target.value)} />
+      </div>
+      <div className="field">
+        <label className="field-label field-required" htmlFor={`${id}-p`}>
+          Password
+        </label>
+        <input id={`${id}-p`} ref={passwordRef} type="password" required autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} />
+        <span className="field-hint">Re-enter your password to sign.</span>
+      </div>
+    </SignatureFrame>
   );
 }

@@ -1,7 +1,6 @@
-import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
+import { useEffect, useId, useState } from 'react';
 import type { ApiError, RouteStep } from '../../api.ts';
-import { ErrorPanel } from '../../components/ErrorPanel.tsx';
-import { Button } from '../../components/ui.tsx';
+import { SignatureFrame, useSignaturePassword } from '../../components/SignatureDialog.tsx';
 import '../../components/office.css';
 import { useSession } from '../../session.tsx';
 import type { SignoffSignature } from './api.ts';
@@ -26,69 +25,51 @@ export function SignoffDialog({ step, checks, outcome, busy, error, onSign, onCa
   const { me } = useSession();
   const id = useId();
   const [username, setUsername] = useState(me?.name ?? '');
-  const [password, setPassword] = useState('');
   const [reason, setReason] = useState('Checked as the work instructions require');
-  const passwordRef = useRef<HTMLInputElement>(null);
-  useEffect(() => passwordRef.current?.focus(), []);
-  useEffect(() => {
-    if (error) {
-      setPassword('');
-      passwordRef.current?.focus();
-    }
-  }, [error]);
-  const submit = (e: FormEvent) => {
-    e.preventDefault();
+  const { password, setPassword, ref: passwordRef } = useSignaturePassword(error);
+  useEffect(() => passwordRef.current?.focus(), [passwordRef]);
+  const sign = () => {
     const u = username.trim();
     onSign({ ...(u && u !== me?.name ? { username: u } : {}), password, reason: reason.trim() });
   };
   return (
-    <div className="modal-backdrop">
-      <form className="modal signature signoff-dialog" role="dialog" aria-modal="true" aria-labelledby={`${id}-t`} onSubmit={submit} data-testid="signoff-dialog">
-        <h2 id={`${id}-t`} className="modal-title">
-          <span className="signature-mark" aria-hidden="true">✍</span> Sign off step {step.seq} {step.name}
-        </h2>
-        <p className="modal-text">
-          Completing this unit as <strong>{outcome}</strong> needs your signature that these checks were done:
-        </p>
-        <ul className="signoff-checks" data-testid="signoff-checks">
-          {checks.map((c) => (
-            <li key={c.code}>
-              {c.text} <code className="muted">{c.code}</code>
-            </li>
-          ))}
-        </ul>
-        <div className="signoff-fields">
-          <div className="field">
-            <label className="field-label field-required" htmlFor={`${id}-u`}>
-              Signed by (user)
-            </label>
-            <input id={`${id}-u`} value={username} onChange={(e) => setUsername(e.target.value)} autoComplete="username" autoCapitalize="off" required />
-            <span className="field-hint">You, or a lead or inspector signing with their own name.</span>
-          </div>
-          <div className="field">
-            <label className="field-label field-required" htmlFor={`${id}-p`}>
-              Password
-            </label>
-            <input id={`${id}-p`} ref={passwordRef} type="password" required autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} />
-            <span className="field-hint">Re-entered to sign (electronic signature).</span>
-          </div>
+    <SignatureFrame
+      title={`Sign off step ${step.seq} ${step.name}`} className="signoff-dialog" testId="signoff-dialog" busy={busy} error={error}
+      submitLabel="Sign and complete" submitClassName="btn-xl" onCancel={onCancel} onSubmit={sign}
+      canSubmit={password !== '' && reason.trim().length >= 3 && username.trim() !== ''}
+    >
+      <p className="modal-text">
+        Completing this unit as <strong>{outcome}</strong> needs your signature that these checks were done:
+      </p>
+      <ul className="signoff-checks" data-testid="signoff-checks">
+        {checks.map((c) => (
+          <li key={c.code}>
+            {c.text} <code className="muted">{c.code}</code>
+          </li>
+        ))}
+      </ul>
+      <div className="signoff-fields">
+        <div className="field">
+          <label className="field-label field-required" htmlFor={`${id}-u`}>
+            Signed by (user)
+          </label>
+          <input id={`${id}-u`} value={username} onChange={(e) => setUsername(e.target.value)} autoComplete="username" autoCapitalize="off" required />
+          <span className="field-hint">You, or a lead or inspector signing with their own name.</span>
         </div>
         <div className="field">
-          <label className="field-label field-required" htmlFor={`${id}-r`}>
-            Reason
+          <label className="field-label field-required" htmlFor={`${id}-p`}>
+            Password
           </label>
-          <input id={`${id}-r`} value={reason} onChange={(e) => setReason(e.target.value)} minLength={3} required />
+          <input id={`${id}-p`} ref={passwordRef} type="password" required autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} />
+          <span className="field-hint">Re-entered to sign (electronic signature).</span>
         </div>
-        <ErrorPanel error={error} />
-        <div className="form-actions">
-          <Button type="submit" variant="primary" className="btn-xl" busy={busy} disabled={!password || reason.trim().length < 3 || !username.trim()}>
-            Sign and complete
-          </Button>
-          <Button variant="ghost" onClick={onCancel} disabled={busy}>
-            Cancel
-          </Button>
-        </div>
-      </form>
-    </div>
+      </div>
+      <div className="field">
+        <label className="field-label field-required" htmlFor={`${id}-r`}>
+          Reason
+        </label>
+        <input id={`${id}-r`} value={reason} onChange={(e) => setReason(e.target.value)} minLength={3} required />
+      </div>
+    </SignatureFrame>
   );
 }
