@@ -769,9 +769,13 @@ export function createMaterialsService(db: Db, deps: MaterialsDeps, opts: Materi
    * What a splice detected at a machine needs, for several splices in a few statements: each
    * depleted package is marked empty (it leaves its slot; a package spliced onto it takes over),
    * then each new package not already set up on that machine is verified for the slot against the
-   * program and loaded (`verifyLoads`). Results in the order given; a refused splice (unknown
-   * package, refused load) changes nothing but its recorded load attempt, the others are applied.
-   * The same operations as `markEmpty` and `verifyLoad` (which are these with one item).
+   * program and loaded (`verifyLoads`). Results in the order given, each splice on its own. A
+   * refused load (a wrong part spliced on) changes nothing of the new package but its recorded
+   * load attempt; the depleted package is emptied all the same, since the machine reported it ran
+   * out: the slot is then left without a verified reel, and the setup rules of the interlock stop
+   * the machine's units until a correct one is loaded (never the old reel's verification
+   * standing for the new one). Unknown packages change nothing. The same operations as
+   * `markEmpty` and `verifyLoad` (which are these with one item).
    */
   async function splices(who: Principal, items: readonly SpliceInput[], q?: Queryable): Promise<SpliceResult[]> {
     if (items.length === 0) return [];
