@@ -47,18 +47,12 @@ export class Db implements Queryable {
 
   constructor(connectionString: string, poolSize = 10, readPoolSize = Math.max(2, Math.ceil(poolSize / 2))) {
     this.connectionString = connectionString;
-    this.pool = new pg.Pool({ connectionString, max: poolSize, idleTimeoutMillis: 30_000 });
-    this.readPool = new pg.Pool({ connectionString, max: readPoolSize, idleTimeoutMillis: 30_000 });
-    this.autonomousPool = new pg.Pool({ connectionString, max: 2, idleTimeoutMillis: 30_000 });
+    const sessions = withJitOff(connectionString);
+    this.pool = new pg.Pool({ connectionString: sessions, max: poolSize, idleTimeoutMillis: 30_000 });
+    this.readPool = new pg.Pool({ connectionString: sessions, max: readPoolSize, idleTimeoutMillis: 30_000 });
+    this.autonomousPool = new pg.Pool({ connectionString: sessions, max: 2, idleTimeoutMillis: 30_000 });
     // An idle client's error (e.g. the server restarted) must not crash the process.
-    for (const p of [this.pool, this.readPool, this.autonomousPool]) {
-      p.on('error', () => undefined);
-      // JIT off for every MES session: its statements are short, and batch statements carrying
-      // JSON or arrays the planner cannot size, or questions over years of history, pass
-      // jit_above_cost with plans that run in milliseconds while compiling them takes tens of
-      // milliseconds. (Queued before the client's first query.)
-      p.on('connect', (client) => void client.query('SET jit = off').catch(() => undefined));
-    }
+    for (const p of [this.pool, this.readPool, this.autonomousPool]) p.on('error', () => undefined);
     this.reads = poolQueryable(this.readPool);
     this.autonomous = poolQueryable(this.autonomousPool);
   }
@@ -165,6 +159,24 @@ export class Db implements Queryable {
     await this.listener?.end().catch(() => undefined);
     await Promise.all([this.pool.end(), this.readPool.end(), this.autonomousPool.end()]);
   }
+}
+
+/**
+ * The connection string with `jit=off` added to the session options (keeping any the string
+ * already gives): the MES's statements are short, and batch statements carrying JSON or arrays the
+ * planner cannot size, or questions over years of history, pass jit_above_cost with plans that run
+ * in milliseconds while compiling them takes tens of milliseconds.
+ */
+export function withJitOff(connectionString: string): string {
+  let url: URL;
+  try {
+    url = new URL(connectionString);
+  } catch {
+    return connectionString; // key=value form: used as given
+  }
+  const given = url.searchParams.get('options');
+  url.searchParams.set('options', `${given ? `${given} ` : ''}-c jit=off`);
+  return url.toString();
 }
 
 /** One statement at a time on `pool`, errors translated (the read and autonomous pools). */

@@ -17,4 +17,16 @@ describe('database handle', () => {
       await db.close();
     }
   });
+
+  it('keeps the session options the connection string gives', async () => {
+    const url = new URL(inject('databaseUrl'));
+    url.searchParams.set('options', '-c lock_timeout=1234');
+    const db = new Db(url.toString(), 1);
+    try {
+      const r = (await db.query<{ jit: string; lt: string }>(`SELECT current_setting('jit') AS jit, current_setting('lock_timeout') AS lt`)).rows[0]!;
+      expect(r).toEqual({ jit: 'off', lt: '1234ms' });
+    } finally {
+      await db.close();
+    }
+  });
 });
