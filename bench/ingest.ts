@@ -135,10 +135,9 @@ async function mesProcess(dbUrl: string, queue: string, expected: string) {
   await listener.start();
   await consumer.start();
   // As `mes serve` does: table statistics kept when the server's autovacuum is off.
-  const { createTableMaintenance } = await import('../src/platform/maintenance.ts');
-  const maintenance = createTableMaintenance(db, { intervalMs: config.dbMaintenanceSeconds * 1000, log: (msg, err) => console.error(msg, err),
-    onRound: process.env.BENCH_TRACE ? (r) => console.log(`maintenance ${new Date().toISOString()}: analyzed ${r.analyzed.join(' ')}; vacuumed ${r.vacuumed.join(' ')}`) : undefined });
-  maintenance.start();
+  const { startTableMaintenance } = await import('../src/platform/maintenance.ts');
+  const maintenance = startTableMaintenance(db, config, (msg, err) => console.error(msg, err),
+    process.env.BENCH_TRACE ? (r) => console.log(`maintenance ${new Date().toISOString()}: analyzed ${r.analyzed.join(' ')}; vacuumed ${r.vacuumed.join(' ')}`) : undefined);
   process.send!({ event: 'ready', port: listener.address().port });
   void expect(Number(expected), started);
   process.on('message', async (m: Info) => {

@@ -36,7 +36,7 @@ import { benchProduct, scratchDatabase, summarize } from './lib.ts';
 import { loadConfig } from '../src/platform/config.ts';
 import { Db } from '../src/platform/db.ts';
 import { migrate } from '../src/platform/migrate.ts';
-import { createTableMaintenance } from '../src/platform/maintenance.ts';
+import { startTableMaintenance } from '../src/platform/maintenance.ts';
 import { createApp, createServices, type Services } from '../src/main.ts';
 import type { Principal } from '../src/platform/principal.ts';
 
@@ -285,8 +285,7 @@ async function serve(url: string, pool: number): Promise<void> {
   const db = new Db(url, config.dbPoolSize);
   const app = await createApp(createServices(db, config), config);
   // As `mes serve` does: table statistics kept when the server's autovacuum is off.
-  const maintenance = createTableMaintenance(db, { intervalMs: config.dbMaintenanceSeconds * 1000, log: (msg, err) => console.error(msg, err) });
-  maintenance.start();
+  const maintenance = startTableMaintenance(db, config, (msg, err) => console.error(msg, err));
   await app.listen({ port: 0, host: '127.0.0.1' });
   console.log(`LISTENING ${(app.server.address() as { port: number }).port}`);
   await new Promise((r) => process.once('SIGTERM', r));

@@ -82,17 +82,6 @@ export function pick<T>(xs: T[], n: number): T[] {
 const ms = (t: number) => Math.round((performance.now() - t) * 100) / 100;
 const fmt = (s: ReturnType<typeof summarize>) => `p50 ${s.p50.toFixed(2)} ms · p99 ${s.p99.toFixed(2)} ms · max ${s.max.toFixed(2)} ms (n=${s.n})`;
 
-export async function timed<T>(n: number, fn: (i: number) => Promise<T>): Promise<{ lat: number[]; last: T | undefined }> {
-  const lat: number[] = [];
-  let last: T | undefined;
-  for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    last = await fn(i);
-    lat.push(performance.now() - t);
-  }
-  return { lat, last };
-}
-
 export default async function records(args: string[]): Promise<void> {
   const at = (f: string) => args.indexOf(f);
   if (at('--child-package') >= 0) return childPackage(args[at('--child-package') + 1]!, args[at('--child-package') + 2]!, args.includes('--bare'));

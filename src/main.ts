@@ -4,7 +4,7 @@ import { Db } from './platform/db.ts';
 import { startEmbeddedPostgres, type EmbeddedHandle } from './platform/embedded-pg.ts';
 import { createHttpApp, type App } from './platform/http.ts';
 import { migrate } from './platform/migrate.ts';
-import { createTableMaintenance } from './platform/maintenance.ts';
+import { startTableMaintenance } from './platform/maintenance.ts';
 import { createAuthService, registerAuthRoutes, type AuthService } from './modules/auth/index.ts';
 import { registerAuditRoutes } from './modules/audit/routes.ts';
 import { createFactoryService, registerFactoryRoutes, type FactoryService } from './modules/factory/index.ts';
@@ -147,8 +147,7 @@ export async function startServer(config: Config, out: (s: string) => void = con
       throw e;
     });
     // ANALYZE / VACUUM of the MES's tables when the server's autovacuum is off.
-    const maintenance = createTableMaintenance(db, { intervalMs: config.dbMaintenanceSeconds * 1000, log: (msg, err) => app.log.warn({ err }, msg) });
-    maintenance.start();
+    const maintenance = startTableMaintenance(db, config, (msg, err) => app.log.warn({ err }, msg));
     const addr = app.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : config.port;
     const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;

@@ -37,6 +37,7 @@ export class Db implements Queryable {
   readonly autonomous: Queryable;
   private readonly readPool: pg.Pool;
   private readonly autonomousPool: pg.Pool;
+  private readonly poolQuery: Queryable;
   private readonly connectionString: string;
   private listener: pg.Client | null = null;
   private listenerReady: Promise<void> | null = null;
@@ -45,24 +46,33 @@ export class Db implements Queryable {
   /** False while the change feed is not connected: caches must not trust themselves then. */
   changeFeedLive = false;
 
-  constructor(connectionString: string, poolSize = 10, readPoolSize = Math.max(2, Math.ceil(poolSize / 2))) {
+  constructor(connectionString: string, poolSize = 10) {
     this.connectionString = connectionString;
+    const readPoolSize = Math.max(2, Math.ceil(poolSize / 2));
     const sessions = withJitOff(connectionString);
     this.pool = new pg.Pool({ connectionString: sessions, max: poolSize, idleTimeoutMillis: 30_000 });
     this.readPool = new pg.Pool({ connectionString: sessions, max: readPoolSize, idleTimeoutMillis: 30_000 });
     this.autonomousPool = new pg.Pool({ connectionString: sessions, max: 2, idleTimeoutMillis: 30_000 });
     // An idle client's error (e.g. the server restarted) must not crash the process.
     for (const p of [this.pool, this.readPool, this.autonomousPool]) p.on('error', () => undefined);
+    this.poolQuery = poolQueryable(this.pool);
     this.reads = poolQueryable(this.readPool);
     this.autonomous = poolQueryable(this.autonomousPool);
   }
 
-  async query<R extends object = Record<string, unknown>>(text: string, params?: readonly unknown[], name?: string): Promise<pg.QueryResult<R>> {
-    try {
-      return name ? await this.pool.query<R>({ name, text, values: params as unknown[] }) : await this.pool.query<R>(text, params as unknown[]);
-    } catch (e) {
-      throw translateDbError(e);
-    }
+  query<R extends object = Record<string, unknown>>(text: string, params?: readonly unknown[], name?: string): Promise<pg.QueryResult<R>> {
+    return this.poolQuery.query<R>(text, params, name);
+  }
+
+  /**
+   * A connection of its own, outside every pool, for long work that must not hold a pool's
+   * connection (table maintenance); the caller ends it.
+   */
+  async dedicatedClient(): Promise<pg.Client> {
+    const client = new pg.Client({ connectionString: withJitOff(this.connectionString) });
+    client.on('error', () => undefined);
+    await client.connect();
+    return client;
   }
 
   async one<R extends object>(text: string, params?: readonly unknown[]): Promise<R | undefined> {
@@ -179,7 +189,7 @@ export function withJitOff(connectionString: string): string {
   return url.toString();
 }
 
-/** One statement at a time on `pool`, errors translated (the read and autonomous pools). */
+/** One statement at a time on `pool`, errors translated (each pool's `query`). */
 function poolQueryable(pool: pg.Pool): Queryable {
   return {
     async query<R extends object = Record<string, unknown>>(text: string, params?: readonly unknown[], name?: string): Promise<pg.QueryResult<R>> {

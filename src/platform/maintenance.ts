@@ -1,3 +1,4 @@
+import type { Config } from './config.ts';
 import type { Db } from './db.ts';
 
 /**
@@ -18,7 +19,7 @@ import type { Db } from './db.ts';
 export interface TableMaintenance {
   start(): void;
   stop(): Promise<void>;
-  /** One round; `force` also runs with autovacuum on (tests, `mes db maintain`). */
+  /** One round; `force` also runs with autovacuum on (tests). */
   runOnce(force?: boolean): Promise<MaintenanceRound>;
 }
 
@@ -32,11 +33,13 @@ export interface MaintenanceRound {
 /** Session advisory lock key of a maintenance round ('MESM'). */
 const MAINTENANCE_LOCK = 0x4d45534d;
 
-/** The tables due, by autovacuum's default thresholds (pg_stat_user_tables of the current schema). */
+/**
+ * The tables due, by autovacuum's default thresholds (pg_stat_user_tables of the current schema):
+ * `vacuum` when VACUUM (ANALYZE) is due, else ANALYZE alone.
+ */
 const DUE_SQL = `
   SELECT s.relname AS name,
-         (s.n_dead_tup > 50 + 0.2 * t.rows OR s.n_ins_since_vacuum > 1000 + 0.2 * t.rows) AS vacuum,
-         (s.n_mod_since_analyze > 50 + 0.1 * t.rows) AS analyze
+         (s.n_dead_tup > 50 + 0.2 * t.rows OR s.n_ins_since_vacuum > 1000 + 0.2 * t.rows) AS vacuum
     FROM pg_stat_user_tables s
     JOIN pg_class c ON c.oid = s.relid
     CROSS JOIN LATERAL (SELECT GREATEST(c.reltuples, 0) AS rows) t
@@ -46,9 +49,9 @@ const DUE_SQL = `
 
 export function createTableMaintenance(
   db: Db,
-  opts: { intervalMs: number; log?: (msg: string, err?: unknown) => void; onRound?: (round: MaintenanceRound) => void },
+  opts: { intervalMs: number; log: (msg: string, err?: unknown) => void; onRound?: (round: MaintenanceRound) => void },
 ): TableMaintenance {
-  const log = opts.log ?? (() => undefined);
+  const log = opts.log;
   let timer: NodeJS.Timeout | null = null;
   let running: Promise<unknown> | null = null;
   let stopped = false;
@@ -59,14 +62,15 @@ export function createTableMaintenance(
       const on = (await db.query<{ on: string }>(`SELECT current_setting('autovacuum') AS on`)).rows[0]!.on;
       if (on === 'on') return { ...round, skipped: true };
     }
-    // One connection for the round, holding a session advisory lock: of several MES instances on
-    // one database, one maintains the tables at a time (the others skip the round).
-    const client = await db.pool.connect();
+    // A connection of its own for the round (a VACUUM may take seconds: it must not hold one of
+    // the pool's), holding a session advisory lock: of several MES instances on one database,
+    // one maintains the tables at a time (the others skip the round).
+    const client = await db.dedicatedClient();
     try {
       const locked = (await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [MAINTENANCE_LOCK])).rows[0]!.ok;
       if (!locked) return { ...round, skipped: true };
       try {
-        const due = (await client.query<{ name: string; vacuum: boolean; analyze: boolean }>(DUE_SQL)).rows;
+        const due = (await client.query<{ name: string; vacuum: boolean }>(DUE_SQL)).rows;
         for (const t of due) {
           if (stopped) break;
           // Identifiers from the catalogue, quoted; VACUUM runs outside a transaction (one statement).
@@ -84,7 +88,7 @@ export function createTableMaintenance(
       }
       return round;
     } finally {
-      client.release();
+      await client.end();
     }
   }
 
@@ -113,4 +117,16 @@ export function createTableMaintenance(
     },
     runOnce,
   };
+}
+
+/** Table maintenance as `mes serve` runs it: every `dbMaintenanceSeconds` (0 = never), started. */
+export function startTableMaintenance(
+  db: Db,
+  config: Pick<Config, 'dbMaintenanceSeconds'>,
+  log: (msg: string, err?: unknown) => void,
+  onRound?: (round: MaintenanceRound) => void,
+): TableMaintenance {
+  const m = createTableMaintenance(db, { intervalMs: config.dbMaintenanceSeconds * 1000, log, ...(onRound ? { onRound } : {}) });
+  m.start();
+  return m;
 }

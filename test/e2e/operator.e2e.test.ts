@@ -221,7 +221,8 @@ describe('operator station', () => {
     await dialog.getByLabel('Password').fill('not-my-password');
     await dialog.getByRole('button', { name: 'Sign and complete' }).click();
     await dialog.getByText('SIGNATURE_INVALID').waitFor();
-    expect(await dialog.getByLabel('Password').inputValue()).toBe('');
+    // The field is cleared on the render after the refusal shows.
+    expect(await eventually(() => dialog.getByLabel('Password').inputValue(), (v) => v === '')).toBe('');
     expect((await s.tracking.getUnit(good)).nextStepSeq).toBe(20);
     await dialog.getByLabel('Password').fill(operator.password);
     await screenshot(page, 'operator-signoff');

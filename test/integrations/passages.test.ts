@@ -29,6 +29,24 @@ async function line(count: number, quantity = count) {
 }
 
 describe('passages from many messages in one batch', () => {
+  it('a refused WorkCompleted does not book its TransactionID: the machine\'s resent completion is applied once the cause is gone', async () => {
+    const m = await line(1);
+    const [a] = m.serials as [string];
+    const t = tid();
+    await ingest([envelope('CFX.Production.WorkStarted', m.handles.printer!, { TransactionID: t, ...units(a) }, { TimeStamp: at(0) })]);
+    await s().tracking.setHold(system, { scope: 'unit', identifier: a, hold: true, reason: 'suspect paste' });
+    const refused = await ingest([envelope('CFX.Production.WorkCompleted', m.handles.printer!, { TransactionID: t, Result: 'Completed', ...units(a) }, { TimeStamp: at(1) })]);
+    expect(refused.messages.map((x) => [x.outcome, x.reasonCode])).toEqual([['rejected', 'UNIT_ON_HOLD']]);
+    await s().tracking.setHold(system, { scope: 'unit', identifier: a, hold: false, reason: 'paste checked' });
+    // Two batches of the resend: the first applies it, the second finds it booked.
+    const resent = await ingest([envelope('CFX.Production.WorkCompleted', m.handles.printer!, { TransactionID: t, Result: 'Completed', ...units(a) }, { TimeStamp: at(2) })]);
+    expect(resent.messages.map((x) => x.outcome)).toEqual(['applied']);
+    expect((await s().tracking.getUnit(a)).history.map((x) => [x.stepSeq, x.result])).toEqual([[10, 'pass']]);
+    const again = await ingest([envelope('CFX.Production.WorkCompleted', m.handles.printer!, { TransactionID: t, Result: 'Completed', ...units(a) }, { TimeStamp: at(3) })]);
+    expect(again.messages[0]!.detail).toContain(`already completed by ${resent.messages[0]!.uniqueId}`);
+    expect((await s().tracking.getUnit(a)).history).toHaveLength(1);
+  });
+
   it('applies each message with its own outcome, in order per unit, refusals kept as dead letters', async () => {
     const m = await line(4);
     const [a, b, c, d] = m.serials as [string, string, string, string];
@@ -196,6 +214,7 @@ describe('an effect beyond the unit applies the batch in order', () => {
     expect(r.messages.map((x) => x.outcome)).toEqual(['applied', 'applied', 'applied', 'rejected']);
     expect(r.messages[3]!.reasonCode).toBe('HOLD_WORK_ORDER');
     expect((await s().tracking.getUnit(u0)).history.map((x) => x.stepSeq)).toEqual([10]);
-    expect((await s().tracking.getUnit(u3)).status).not.toBe('in_process');
+    // The refused start left the unit as it was: waiting at its first step, never started.
+    expect(await s().tracking.getUnit(u3)).toMatchObject({ status: 'queued', startedStepSeq: null, nextStepSeq: 10, history: [] });
   });
 });

@@ -41,7 +41,7 @@ describe('package list filters on the server', () => {
 
   it('kind keeps one kind; msdState keeps packages in those moisture states (computed now)', async () => {
     const sc = await makeScenario();
-    const jar = await receivePart(s(), sc, 1, { kind: 'paste-jar' } as never);
+    const jar = await receivePart(s(), sc, 1, { kind: 'paste-jar' });
     const sealed = await receivePart(s(), sc, 0);
     const opened = await receivePart(s(), sc, 0);
     await s().recordMsdEvent(system, opened.package.id, { type: 'opened' });

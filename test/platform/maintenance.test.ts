@@ -18,6 +18,9 @@ async function genericPlan(db: Db, sql: string): Promise<string> {
   }
 }
 
+/** Rounds run by the test only (no timer, so nothing is left for a log). */
+const BY_HAND = { intervalMs: 0, log: (msg: string) => { throw new Error(`unexpected scheduled round: ${msg}`); } };
+
 describe('table maintenance (servers with autovacuum off)', () => {
   it('analyzes and vacuums the tables that changed past autovacuum thresholds, and the planner then sees their size', async () => {
     const fresh = await freshDatabase();
@@ -38,7 +41,7 @@ describe('table maintenance (servers with autovacuum off)', () => {
       } finally {
         c.release();
       }
-      const m = createTableMaintenance(db, { intervalMs: 0 });
+      const m = createTableMaintenance(db, BY_HAND);
       // Each table is acted on once, by the threshold it crossed.
       let round = await m.runOnce(true);
       for (let i = 0; i < 20 && !round.vacuumed.includes('grown'); i++) {
@@ -75,14 +78,14 @@ describe('table maintenance (servers with autovacuum off)', () => {
       const holder = await other.pool.connect();
       try {
         await holder.query('SELECT pg_advisory_lock($1)', [0x4d45534d]);
-        const skipped = await createTableMaintenance(db, { intervalMs: 0 }).runOnce(true);
+        const skipped = await createTableMaintenance(db, BY_HAND).runOnce(true);
         expect(skipped).toEqual({ skipped: true, analyzed: [], vacuumed: [] });
         await holder.query('SELECT pg_advisory_unlock($1)', [0x4d45534d]);
       } finally {
         holder.release();
       }
       await db.query('SELECT pg_stat_force_next_flush()');
-      const m = createTableMaintenance(db, { intervalMs: 0 });
+      const m = createTableMaintenance(db, BY_HAND);
       let round = await m.runOnce(true);
       for (let i = 0; i < 20 && !round.vacuumed.includes('busy'); i++) {
         await new Promise((r) => setTimeout(r, 250));
@@ -102,7 +105,7 @@ describe('table maintenance (servers with autovacuum off)', () => {
     const db = new Db(fresh.url, 2);
     try {
       const on = (await db.query<{ on: string }>(`SELECT current_setting('autovacuum') AS on`)).rows[0]!.on === 'on';
-      const round = await createTableMaintenance(db, { intervalMs: 0 }).runOnce();
+      const round = await createTableMaintenance(db, BY_HAND).runOnce();
       expect(round.skipped).toBe(on);
     } finally {
       await db.close();

@@ -1,11 +1,13 @@
 import pg from 'pg';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { Db } from '../../src/platform/db.ts';
 import { createServices } from '../../src/main.ts';
 import { SETUP_INTERLOCK_SQL } from '../../src/modules/materials/interlock.ts';
 import { SNAPSHOT_SQL as QUALITY_SNAPSHOT_SQL } from '../../src/modules/quality/interlock.ts';
-import { makeQualityWorkOrder, makeUser, system, testConfig, testDb, uniq } from '../helpers.ts';
+import { freshDatabase, makeQualityWorkOrder, makeUser, system, testConfig, testDb, uniq } from '../helpers.ts';
+import { migrate } from '../../src/platform/migrate.ts';
+import { prepareDemoRun } from '../../src/integrations/simulator/index.ts';
 import { s, units } from '../quality/support.ts';
 
 /**
@@ -69,37 +71,54 @@ describe('another instance sees every committed change at its next call', () => 
   });
 });
 
+/**
+ * The counter's exact moves, in a database of its own: the other test files running beside this
+ * one change rule data (setups, holds, MSD events …) and so move the shared database's counter.
+ */
 describe('the epoch itself', () => {
+  let fresh: Awaited<ReturnType<typeof freshDatabase>>;
+  let freshDb: Db;
+  let serial: string;
+  beforeAll(async () => {
+    fresh = await freshDatabase();
+    await migrate(fresh.url);
+    freshDb = new Db(fresh.url, 2);
+    serial = (await prepareDemoRun(createServices(freshDb, testConfig()), system, { boards: 1 })).serials[0]!;
+  });
+  afterAll(async () => {
+    await freshDb?.close();
+    await fresh?.drop();
+  });
   const client = async () => {
-    const c = new pg.Client({ connectionString: inject('databaseUrl') });
+    const c = new pg.Client({ connectionString: fresh.url });
     await c.connect();
     return c;
   };
+  const freshEpoch = () => epoch(freshDb);
 
   it('moves once per committed transaction that changed rule data, not for a rollback, and tells the changing transaction', async () => {
-    const m = await makeQualityWorkOrder();
-    const [a] = await units(m);
+    const a = serial;
     const c = await client();
     try {
       const own = async () => (await c.query<{ epochOwn: boolean; epoch: string }>(`SELECT "epochOwn", epoch FROM tracking_load_units($1, '{}', false)`, [[a]])).rows[0]!;
-      const e0 = await epoch();
+      const e0 = await freshEpoch();
       expect((await own()).epochOwn).toBe(false);
       await c.query('BEGIN');
       await c.query(`UPDATE stencils SET status = status WHERE false`);
       await c.query(`UPDATE feeder_setups SET slot = slot WHERE false`);
       expect(await own()).toMatchObject({ epochOwn: true, epoch: e0 });
       await c.query('ROLLBACK');
-      expect(await epoch()).toBe(e0);
+      expect(await freshEpoch()).toBe(e0);
       expect((await own()).epochOwn).toBe(false);
       await c.query('BEGIN');
       await c.query(`UPDATE stencils SET status = status WHERE false`);
       await c.query(`UPDATE quality_holds SET reason = reason WHERE false`);
       await c.query('COMMIT');
-      expect(await epoch()).toBe(e0 + 1);
+      expect(await freshEpoch()).toBe(e0 + 1);
       expect((await own()).epochOwn).toBe(false);
       // Quantities are booked all day and do not matter to the rules: they leave the epoch alone.
       await c.query(`UPDATE material_packages SET quantity = quantity WHERE false`);
-      expect(await epoch()).toBe(e0 + 1);
+      expect(await freshEpoch()).toBe(e0 + 1);
     } finally {
       await c.end();
     }
@@ -108,16 +127,16 @@ describe('the epoch itself', () => {
   it('writers do not wait for each other before commit (the counter is locked only while committing)', async () => {
     const [c1, c2] = [await client(), await client()];
     try {
-      const e0 = await epoch();
+      const e0 = await freshEpoch();
       await c1.query('BEGIN');
       await c1.query(`UPDATE msd_events SET at = at WHERE false`);
       await c2.query(`SET lock_timeout = '2s'`);
       await c2.query('BEGIN');
       await c2.query(`UPDATE consumable_mounts SET kind = kind WHERE false`);
       await c2.query('COMMIT'); // would time out if c1 held the counter's lock
-      expect(await epoch()).toBe(e0 + 1);
+      expect(await freshEpoch()).toBe(e0 + 1);
       await c1.query('COMMIT');
-      expect(await epoch()).toBe(e0 + 2);
+      expect(await freshEpoch()).toBe(e0 + 2);
     } finally {
       await c1.end();
       await c2.end();

@@ -647,10 +647,11 @@ export function createCfxPipeline(deps: CfxDeps, registry: HandlerRegistry, reso
         const ids = [...new Set(works.map((w) => w.env.uniqueId))];
         const replayIds = [...new Set(works.filter((w) => w.item.input.replay).map((w) => w.env.uniqueId))];
         if (replayIds.length) await tx.query(`DELETE FROM cfx_inbox WHERE unique_id = ANY($1) AND outcome IN ('rejected', 'unassigned')`, [replayIds]);
+        const answers = answersOnly(works);
         const existing = new Map(
           ids.length
-            ? (await tx.query<{ unique_id: string; response: Record<string, unknown> | null }>(answersOnly(works) ? DEDUP_ANSWERS_SQL : DEDUP_SQL, [ids], answersOnly(works) ? 'cfx_inbox_dedup_answers' : 'cfx_inbox_dedup'))
-              .rows.filter((r) => r.unique_id !== null).map((r) => [r.unique_id, r])
+            ? (await tx.query<{ unique_id: string; response: Record<string, unknown> | null }>(answers ? DEDUP_ANSWERS_SQL : DEDUP_SQL, [ids], answers ? 'cfx_inbox_dedup_answers' : 'cfx_inbox_dedup'))
+              .rows.map((r) => [r.unique_id, r])
             : [],
         );
         const batch = new Map<string, Work>();
@@ -771,19 +772,19 @@ const DEDUP_SQL = `SELECT i.unique_id, i.response FROM unnest($1::text[]) AS k(i
  * as always.
  */
 const DEDUP_ANSWERS_SQL = `${DEDUP_SQL}
-  UNION ALL SELECT NULL, NULL FROM (SELECT set_config('synchronous_commit', 'off', true) AS v) s WHERE s.v IS NULL`;
+  UNION ALL SELECT NULL, NULL FROM (SELECT set_config('synchronous_commit', 'off', true) AS v) s WHERE s.v IS NULL`; // the setting, no row
 
 /** Whether a batch holds requests only (see DEDUP_ANSWERS_SQL). */
 function answersOnly(works: readonly { cls: string; env: { messageName: string } }[]): boolean {
   return works.length > 0 && works.every((w) => w.cls === 'request-unsupported' || (w.cls === 'supported' && SUPPORTED_MESSAGES[w.env.messageName as keyof typeof SUPPORTED_MESSAGES].request));
 }
 
+/** The most a batch waits, in all, for requests being answered (see priority.ts). */
+const GATE_BUDGET_MS = 100;
 /**
  * Awaited before each message of a batch (see priority.ts): the broker consumer's thread sets it so
  * that its batches give way to the requests the listener is answering. None by default.
  */
-/** The most a batch waits, in all, for requests being answered (see priority.ts). */
-const GATE_BUDGET_MS = 100;
 let gate: ((maxWaitMs: number) => Promise<void>) | null = null;
 export function setIngestGate(fn: ((maxWaitMs: number) => Promise<void>) | null): void {
   gate = fn;

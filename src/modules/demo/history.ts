@@ -8,6 +8,7 @@ import type { PartsService } from '../parts/index.ts';
 import type { WorkOrdersService } from '../work-orders/index.ts';
 import { copyLines, line } from './copy.ts';
 import { demoFactoryDocument } from './factory.ts';
+import { reelQuantity } from './reels.ts';
 
 /**
  * The history generator (`mes demo generate --units N`): years of realistic production of the
@@ -246,8 +247,7 @@ export async function generateHistory(deps: GeneratorDeps, who: Principal, opts:
     let reelNo = 0;
     for (const s of slots) {
       const seq = s.stationId === step.get(40)!.stationId ? 40 : 50;
-      const cap = /^(0402|0201)$/.test(s.pkg) ? 10000 : /^(0603|0805)$/.test(s.pkg) ? 4000 : /^(SO[DT]|SMA)/.test(s.pkg) ? 3000 : /^(QFN|SOIC|TSSOP)/.test(s.pkg) ? 2500 : 500;
-      const kind = cap === 500 ? 'tray' : 'reel';
+      const { quantity: cap, kind } = reelQuantity(s.pkg);
       const bpr = Math.max(1, Math.floor(cap / s.perBoard));
       let lotBoards = 0, lotTarget = 0;
       for (let j = 0; j * bpr < N; j++) {

@@ -93,15 +93,29 @@ export function materialsInterlockRules(deps: SetupInterlockDeps): { rule: Inter
 
   /** Machine rows per call target (machine, else station), as read at an epoch. */
   const cache = new Map<string, { epoch: number; rows: MachineRow[] }>();
+  /** Reads under way per target and epoch: calls arriving meanwhile share them. */
+  const pending = new Map<string, { epoch: number; rows: Promise<MachineRow[]> }>();
 
   async function machines(q: Queryable, call: InterlockCall): Promise<MachineRow[]> {
     const key = `${call.equipment?.id ?? ''}|${call.station.id}`;
     const { value, own } = call.epoch;
     const hit = own ? undefined : cache.get(key);
     if (hit && hit.epoch === value) return hit.rows;
-    const rows = (await q.query<MachineRow>(prepared('materials.setup_interlock', SETUP_INTERLOCK_SQL, [call.equipment?.id ?? null, call.station.id]))).rows;
-    // A transaction that changed setup data itself may roll back: what it read is not shared.
-    if (!own && (!hit || hit.epoch < value)) {
+    const read = async () => (await q.query<MachineRow>(prepared('materials.setup_interlock', SETUP_INTERLOCK_SQL, [call.equipment?.id ?? null, call.station.id]))).rows;
+    if (own) return read();
+    // One read per target and epoch (a failed shared read is done again on the call's own connection).
+    const running = pending.get(key);
+    if (running && running.epoch === value) return running.rows.catch(read);
+    const mine = { epoch: value, rows: read() };
+    pending.set(key, mine);
+    let rows: MachineRow[];
+    try {
+      rows = await mine.rows;
+    } finally {
+      if (pending.get(key) === mine) pending.delete(key);
+    }
+    // (A transaction that changed setup data itself may roll back: what it read is never shared, above.)
+    if (!hit || hit.epoch < value) {
       if (cache.size > 10_000) cache.clear();
       cache.set(key, { epoch: value, rows });
     }

@@ -259,12 +259,7 @@ export function createPackageStore(opts: StoreOptions) {
     );
   }
 
-  /** Where a package taken off a machine goes: the machine's line, or the store when the station has no line. */
-  async function offMachineLocation(q: Queryable, equipmentId: number): Promise<LocationInput> {
-    return (await offMachineLocations(q, [equipmentId])).get(equipmentId)!;
-  }
-
-  /** {@link offMachineLocation} of several machines with one statement. */
+  /** Where packages taken off machines go: each machine's line, or the store when its station has no line (one statement). */
   async function offMachineLocations(q: Queryable, equipmentIds: readonly number[]): Promise<Map<number, LocationInput>> {
     const ids = [...new Set(equipmentIds)];
     const out = new Map<number, LocationInput>(ids.map((id) => [id, { kind: 'store', place: null }]));
@@ -291,6 +286,6 @@ export function createPackageStore(opts: StoreOptions) {
     return r.rows[0]!.id;
   }
 
-  return { clock, msdOf, msdEvents, toView, views, row, rowByCode, get, logMovement, logMovements, setLocation, setLocations, offMachineLocation, offMachineLocations, insertMsdEvent };
+  return { clock, msdOf, msdEvents, toView, views, row, rowByCode, get, logMovement, logMovements, setLocation, setLocations, offMachineLocations, insertMsdEvent };
 }
 export type PackageStore = ReturnType<typeof createPackageStore>;

@@ -335,15 +335,8 @@ export function createSetupService(db: Db, deps: SetupDeps, store: PackageStore)
   }
 
   /**
-   * Closes the open setup intervals of a package that emptied or was scrapped (the caller updates
-   * the package), letting a waiting splice take over. Returns the closed intervals.
-   */
-  async function endPackageSetups(tx: Tx, who: Principal, packageId: number, reason: 'emptied' | 'scrapped', at: Date): Promise<SetupInterval[]> {
-    return (await endPackageSetupsMany(tx, who, [packageId], reason, at)).get(packageId) ?? [];
-  }
-
-  /**
-   * {@link endPackageSetups} of several packages in a few statements. The audit rows are written,
+   * Closes the open setup intervals of packages that emptied or were scrapped (the caller updates
+   * the packages), letting a waiting splice take over, in a few statements. The audit rows are written,
    * or added to `audits` when given (the caller writes them with its own).
    */
   async function endPackageSetupsMany(
@@ -777,6 +770,6 @@ export function createSetupService(db: Db, deps: SetupDeps, store: PackageStore)
     ).rows;
   }
 
-  return { verifyLoad, verifyLoads, unload, setupStatus, candidatesAt, listSetups, listAttempts, endPackageSetups, endPackageSetupsMany, getSetup: (id: number) => interval(db, id) };
+  return { verifyLoad, verifyLoads, unload, setupStatus, candidatesAt, listSetups, listAttempts, endPackageSetupsMany, getSetup: (id: number) => interval(db, id) };
 }
 export type SetupService = ReturnType<typeof createSetupService>;

@@ -620,13 +620,12 @@ export function createTraceService(db: Db, deps: TraceDeps) {
    * answer is a superset for recall: M2 units stay listed even when M3 data exists for them, and
    * units whose component was later replaced by rework are kept.
    *
-   * Called outside a transaction, it runs in a read transaction of its own (one snapshot); a
-   * caller's transaction is used as it is. (Over a year of history the M2 statement's plan cost
-   * passes jit_above_cost and compiling it took about 40 ms: the MES's sessions run with JIT off.)
+   * Called outside a transaction, it runs in a repeatable-read transaction of its own (one
+   * snapshot for its statements); a caller's transaction is used as it is.
    */
   async function materialWhereUsed(query: MaterialWhereUsedQuery, q: Queryable = db): Promise<MaterialWhereUsed> {
     if ((q as Partial<Tx>).inTransaction) return whereUsedIn(query, q);
-    return db.tx((tx) => whereUsedIn(query, tx));
+    return db.tx((tx) => whereUsedIn(query, tx), { isolation: 'repeatable read' });
   }
 
   async function whereUsedIn(query: MaterialWhereUsedQuery, q: Queryable): Promise<MaterialWhereUsed> {

@@ -24,8 +24,7 @@ export {
 } from './reasons.ts';
 export type { ResultInput, DefectInput, MeasurementInput, RecordOutcome, RecordedResult, Result, Defect, Measurement } from './results.ts';
 export type { SignatureInput, Signature, Signer } from './signatures.ts';
-export type { CompletionInput, CompletionOutcome, CompletionPosition, StepCheck } from './completions.ts';
-export { signoffChecks } from './completions.ts';
+export type { CompletionInput, CompletionOutcome, CompletionPosition } from './completions.ts';
 export type { Hold, HoldInput, WhereUsedQuery, WhereUsedUnit } from './holds.ts';
 export type { Disposition, DispositionInput, Decision, Ncr, NcrInput, NcrPatch, NcrUnitStatus, ReworkInput } from './dispositions.ts';
 export type { QualityRule, RuleInput, RuleKind, RuleAction, Alert, ReadingForRules, FiredAlert } from './rules.ts';

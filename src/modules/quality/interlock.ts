@@ -90,6 +90,8 @@ const where = (u: LoadedUnit) => (u.panelCode ? `unit ${u.serial} (panel ${u.pan
 /** The in-memory part: one snapshot per epoch, shared by the calls that see that epoch. */
 function createCache() {
   let current: Snapshot | null = null;
+  /** The read under way for an epoch: calls arriving meanwhile share it instead of reading again. */
+  let pending: { epoch: number; snap: Promise<Snapshot> } | null = null;
 
   async function read(q: Queryable, epoch: number): Promise<Snapshot> {
     const rows = (await q.query<Row>(prepared('quality.interlock_snapshot', SNAPSHOT_SQL, []))).rows;
@@ -113,12 +115,22 @@ function createCache() {
       const { value, own } = call.epoch;
       if (own) return null;
       if (current && current.epoch === value) return current;
+      // One read per epoch: a call arriving while it runs shares it (and reads on its own if that
+      // read fails, e.g. on a transaction that had already failed).
+      if (pending && pending.epoch === value) return pending.snap.catch(() => read(q, value));
       // Read on the call's own connection (it may be a transaction's only one). What is read is at
       // least as new as the epoch the call saw; a snapshot of a later epoch is never replaced by
       // an earlier one.
-      const snap = await read(q, value);
-      if (!current || current.epoch < snap.epoch) current = snap;
-      return snap;
+      const snap = read(q, value);
+      const mine = { epoch: value, snap };
+      pending = mine;
+      try {
+        const s = await snap;
+        if (!current || current.epoch < s.epoch) current = s;
+        return s;
+      } finally {
+        if (pending === mine) pending = null;
+      }
     },
   };
 }

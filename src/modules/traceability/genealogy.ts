@@ -1,4 +1,4 @@
-import { inTx, type Db, type Queryable, type Tx } from '../../platform/db.ts';
+import type { Db, Queryable, Tx } from '../../platform/db.ts';
 import { AppError } from '../../platform/errors.ts';
 import type { Hold, QualityService } from '../quality/index.ts';
 import { mergeMaterials, type MaterialSource, type RefdesMaterials, type ReworkPackage } from './materials.ts';
@@ -221,8 +221,8 @@ export function createGenealogy(db: Db, deps: { materials: MaterialSource; quali
    * paged by unit id (`afterId`, `limit`).
    */
   async function genealogyOfLot(code: string, page: { afterId?: number; limit?: number } = {}, outer?: Queryable) {
-    // A page of up to 5,000 units, in one snapshot.
-    return inTx(db, outer, (q) => lotIn(code, page, q));
+    // A page of up to 5,000 units, in one snapshot (the caller's transaction, or its own).
+    return outer ? lotIn(code, page, outer) : db.tx((q) => lotIn(code, page, q), { isolation: 'repeatable read' });
   }
 
   async function lotIn(code: string, page: { afterId?: number; limit?: number }, q: Queryable) {

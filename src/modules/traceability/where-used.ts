@@ -1,4 +1,4 @@
-import { inTx, type Db, type Queryable } from '../../platform/db.ts';
+import type { Db, Queryable } from '../../platform/db.ts';
 import { AppError, validationFailed } from '../../platform/errors.ts';
 import type { Principal } from '../../platform/principal.ts';
 import type { Hold, QualityService } from '../quality/index.ts';
@@ -231,11 +231,11 @@ export function createWhereUsed(db: Db, deps: { materials: MaterialSource; quali
   }
 
   /**
-   * Runs a question in one read transaction (the caller's when given). (Its statements over
-   * thousands of ids have plan costs above jit_above_cost: the MES's sessions run with JIT off.)
+   * Runs a question's statements in one snapshot: the caller's transaction when given, else a
+   * repeatable-read transaction of its own (the unit list and its counts agree).
    */
   function reading<T>(q: Queryable | undefined, fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    return inTx(db, q, fn);
+    return q ? fn(q) : db.tx(fn, { isolation: 'repeatable read' });
   }
 
   /** Recall impact: the counts only (fast path, no unit list). */

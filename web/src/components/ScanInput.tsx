@@ -13,8 +13,9 @@ export interface ScanInputProps {
   showLast?: boolean;
 }
 
+/** Whether a tap on `el` belongs to something else: a control, or a dialog (its backdrop included). */
 function isControl(el: Element | null): boolean {
-  return !!el && (el.matches('input, textarea, select, button, a, [contenteditable="true"], summary') || !!el.closest('dialog, [role="dialog"]'));
+  return !!el && (el.matches('input, textarea, select, button, a, [contenteditable="true"], summary') || !!el.closest('dialog, [role="dialog"], .modal-backdrop'));
 }
 
 /**

@@ -44,6 +44,19 @@ export function useSignaturePassword(error: ApiError | undefined): { password: s
   return { password, setPassword, ref };
 }
 
+/** The password field of a signature (state from useSignaturePassword). */
+export function SignaturePasswordField({ id, state, hint }: { id: string; state: ReturnType<typeof useSignaturePassword>; hint: string }) {
+  return (
+    <div className="field">
+      <label className="field-label field-required" htmlFor={id}>
+        Password
+      </label>
+      <input id={id} ref={state.ref} type="password" required autoComplete="current-password" value={state.password} onChange={(e) => state.setPassword(e.target.value)} />
+      <span className="field-hint">{hint}</span>
+    </div>
+  );
+}
+
 /**
  * The frame every signature dialog shares: a modal form titled with the signature mark, the
  * server's refusal, the submit and cancel buttons; Escape cancels unless busy. The fields are the
@@ -103,13 +116,13 @@ export function SignatureDialog({ title, meanings, children, onSign, onCancel, b
   const id = useId();
   const [meaning, setMeaning] = useState<SignatureMeaning>(meanings[0] ?? 'approved');
   const [reason, setReason] = useState('');
-  const { password, setPassword, ref: passwordRef } = useSignaturePassword(error);
+  const pw = useSignaturePassword(error);
   const reasonRef = useRef<HTMLTextAreaElement>(null);
   useEffect(() => reasonRef.current?.focus(), []);
   return (
     <SignatureFrame
       title={title} testId="signature-dialog" busy={busy} error={error} submitLabel={submitLabel} onCancel={onCancel}
-      canSubmit={reason.trim().length >= 3 && password !== ''} onSubmit={() => void onSign({ password, reason: reason.trim(), meaning })}
+      canSubmit={reason.trim().length >= 3 && pw.password !== ''} onSubmit={() => void onSign({ password: pw.password, reason: reason.trim(), meaning })}
     >
       {children ? <div className="modal-text">{children}</div> : null}
       <div className="signature-signer">
@@ -134,13 +147,7 @@ export function SignatureDialog({ title, meanings, children, onSign, onCancel, b
         </label>
         <textarea id={`${id}-r`} ref={reasonRef} rows={3} required minLength={3} value={reason} onChange={(e) => setReason(e.target.value)} />
       </div>
-      <div className="field">
-        <label className="field-label field-required" htmlFor={`${id}-p`}>
-          Password
-        </label>
-        <input id={`${id}-p`} ref={passwordRef} type="password" required autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} />
-        <span className="field-hint">Re-enter your password to sign.</span>
-      </div>
+      <SignaturePasswordField id={`${id}-p`} state={pw} hint="Re-enter your password to sign." />
     </SignatureFrame>
   );
 }

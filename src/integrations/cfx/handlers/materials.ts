@@ -92,7 +92,7 @@ async function each<T>(items: readonly T[], fn: (item: T) => Promise<Rejection |
   return applied(notes.length ? notes.join('; ') : undefined);
 }
 
-async function load(ctx: HandlerContext, materials: MaterialsService, loc: MaterialLocation, splice: boolean): Promise<Rejection | string | null> {
+async function load(ctx: HandlerContext, materials: MaterialsService, loc: MaterialLocation): Promise<Rejection | string | null> {
   const mc = m(ctx);
   const slot = loc.locationName ?? loc.locationIdentifier;
   if (!slot) return { code: 'CFX_NO_SLOT', message: `material ${loc.materialPackage.uniqueIdentifier} has no LocationName / LocationIdentifier (slot)` };
@@ -102,7 +102,7 @@ async function load(ctx: HandlerContext, materials: MaterialsService, loc: Mater
     ctx.principal,
     {
       equipmentId: mc.equipmentId, slot, feederId: loc.carrierInformation?.uniqueIdentifier ?? null, packageCode: loc.materialPackage.uniqueIdentifier,
-      programId: prog.programId, workOrderId: prog.workOrderId, splice,
+      programId: prog.programId, workOrderId: prog.workOrderId, splice: false,
     },
     ctx.tx,
   );
@@ -179,7 +179,7 @@ export const materialsHandlers = [
     async handle(ctx, b) {
       const materials = ctx.deps.materials;
       if (!materials) return recorded(NO_MATERIALS);
-      return each(b.materials, (loc) => load(ctx, materials, loc, false));
+      return each(b.materials, (loc) => load(ctx, materials, loc));
     },
   } satisfies HandlerSpec<'CFX.Materials.Storage.MaterialsLoaded'>,
   {

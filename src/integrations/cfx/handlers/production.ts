@@ -127,6 +127,18 @@ async function applyCompletion(
   return pending();
 }
 
+/**
+ * Books a completion on its production transaction once it is applied (an earlier booking is
+ * kept): a refused completion must not stand in for a later valid one of the same TransactionID.
+ */
+async function bookCompletion(ctx: HandlerContext, transactionId: string, r: HandlerResult, at: Date, messageId: string, named: string[]): Promise<void> {
+  if (r.outcome !== 'applied') return;
+  const base = (await ctx.transactions.get(transactionId)) ?? emptyTransaction();
+  ctx.transactions.put(transactionId, {
+    ...base, identifiers: base.identifiers.length ? base.identifiers : named, completed_at: base.completed_at ?? at, completed_message: base.completed_message ?? messageId,
+  });
+}
+
 export const productionHandlers = [
   {
     name: 'CFX.Production.UnitsArrived',
@@ -157,9 +169,10 @@ export const productionHandlers = [
         // The completion came first and named no units: apply it now that the units are known.
         const p = row.parked_completion;
         const txRow = { ...next, identifiers: ids };
-        ctx.transactions.put(b.transactionId, { ...next, parked_completion: null, completed_at: new Date(p.at), completed_message: p.uniqueId });
+        ctx.transactions.put(b.transactionId, { ...next, parked_completion: null });
         const done = applied(`start not applied: its WorkCompleted ${p.uniqueId} had arrived first and was applied now`);
         return applyCompletion(ctx, p.body as unknown as CfxBodies['CFX.Production.WorkCompleted'], new Date(p.at), p.uniqueId, ids, txRow, async (r) => {
+          await bookCompletion(ctx, b.transactionId, r, new Date(p.at), p.uniqueId, ids);
           await ctx.settle(p.uniqueId, r);
           return done;
         });
@@ -196,14 +209,11 @@ export const productionHandlers = [
         ctx.transactions.put(b.transactionId, { ...(row ?? emptyTransaction()), parked_completion: parked });
         return recorded(`waiting for the WorkStarted of TransactionID ${b.transactionId} to name the units`);
       }
-      // The completion is recorded only when it is applied (an earlier one is kept): a refused or
-      // parked one must not stand in for a later valid completion of the same TransactionID.
-      const base = row ?? emptyTransaction();
-      ctx.transactions.put(b.transactionId, {
-        ...base, identifiers: base.identifiers.length ? base.identifiers : named, completed_at: base.completed_at ?? at,
-        completed_message: base.completed_message ?? ctx.envelope.uniqueId,
+      // Booked on the transaction only when applied (bookCompletion); a parked one is not booked either.
+      return applyCompletion(ctx, b, at, ctx.envelope.uniqueId, ids, row, async (r) => {
+        await bookCompletion(ctx, b.transactionId, r, at, ctx.envelope.uniqueId, named);
+        return r;
       });
-      return applyCompletion(ctx, b, at, ctx.envelope.uniqueId, ids, row);
     },
   } satisfies HandlerSpec<'CFX.Production.WorkCompleted'>,
   {

@@ -1,7 +1,6 @@
 import { useEffect, useId, useState } from 'react';
 import type { ApiError, RouteStep } from '../../api.ts';
-import { SignatureFrame, useSignaturePassword } from '../../components/SignatureDialog.tsx';
-import '../../components/office.css';
+import { SignatureFrame, SignaturePasswordField, useSignaturePassword } from '../../components/SignatureDialog.tsx';
 import { useSession } from '../../session.tsx';
 import type { SignoffSignature } from './api.ts';
 
@@ -26,17 +25,17 @@ export function SignoffDialog({ step, checks, outcome, busy, error, onSign, onCa
   const id = useId();
   const [username, setUsername] = useState(me?.name ?? '');
   const [reason, setReason] = useState('Checked as the work instructions require');
-  const { password, setPassword, ref: passwordRef } = useSignaturePassword(error);
-  useEffect(() => passwordRef.current?.focus(), [passwordRef]);
+  const pw = useSignaturePassword(error);
+  useEffect(() => pw.ref.current?.focus(), [pw.ref]);
   const sign = () => {
     const u = username.trim();
-    onSign({ ...(u && u !== me?.name ? { username: u } : {}), password, reason: reason.trim() });
+    onSign({ ...(u && u !== me?.name ? { username: u } : {}), password: pw.password, reason: reason.trim() });
   };
   return (
     <SignatureFrame
       title={`Sign off step ${step.seq} ${step.name}`} className="signoff-dialog" testId="signoff-dialog" busy={busy} error={error}
       submitLabel="Sign and complete" submitClassName="btn-xl" onCancel={onCancel} onSubmit={sign}
-      canSubmit={password !== '' && reason.trim().length >= 3 && username.trim() !== ''}
+      canSubmit={pw.password !== '' && reason.trim().length >= 3 && username.trim() !== ''}
     >
       <p className="modal-text">
         Completing this unit as <strong>{outcome}</strong> needs your signature that these checks were done:
@@ -56,13 +55,7 @@ export function SignoffDialog({ step, checks, outcome, busy, error, onSign, onCa
           <input id={`${id}-u`} value={username} onChange={(e) => setUsername(e.target.value)} autoComplete="username" autoCapitalize="off" required />
           <span className="field-hint">You, or a lead or inspector signing with their own name.</span>
         </div>
-        <div className="field">
-          <label className="field-label field-required" htmlFor={`${id}-p`}>
-            Password
-          </label>
-          <input id={`${id}-p`} ref={passwordRef} type="password" required autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} />
-          <span className="field-hint">Re-entered to sign (electronic signature).</span>
-        </div>
+        <SignaturePasswordField id={`${id}-p`} state={pw} hint="Re-entered to sign (electronic signature)." />
       </div>
       <div className="field">
         <label className="field-label field-required" htmlFor={`${id}-r`}>

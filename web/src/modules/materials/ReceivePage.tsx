@@ -5,10 +5,11 @@ import { Button, Checkbox, Field, KeyValues, PageHeader, Panel } from '../../com
 import { Verdict } from '../../components/Verdict.tsx';
 import { FieldErrorTable } from '../../components/ErrorPanel.tsx';
 import { LabelScanField } from './LabelScanField.tsx';
-import { locationText, materialsApi, type ReceiveResult } from './api.ts';
+import { locationText, materialsApi, type ReceiveResult, type ReceiveScanBody } from './api.ts';
 
 type Outcome =
-  | { ok: true; r: ReceiveResult; seq: number; preview: boolean; scan: string }
+  /** `body`: the request answered, so that "Receive it now" books exactly what the preview showed. */
+  | { ok: true; r: ReceiveResult; seq: number; preview: boolean; body: ReceiveScanBody }
   | { ok: false; code: string; detail: string; errors: { field: string; code: string; message: string }[]; seq: number; preview: boolean };
 
 const LABEL_FIELDS: [string, string][] = [
@@ -42,19 +43,20 @@ export function ReceivePage() {
   const [checkOnly, setCheckOnly] = useState(false);
   const [out, setOut] = useState<Outcome | null>(null);
   const [receiving, setReceiving] = useState(false);
-  const onScan = async (scan: string, preview = checkOnly) => {
+  const send = async (body: ReceiveScanBody, preview: boolean) => {
     const seq = (out?.seq ?? 0) + 1;
-    const body = {
-      scan, ...(ipn.trim() ? { ipn: ipn.trim() } : {}), ...(place.trim() ? { location: { kind: 'store' as const, place: place.trim() } } : {}), ...(quarantine ? { quarantine: true } : {}),
-    };
     try {
       const r = await (preview ? materialsApi.previewScan(body) : materialsApi.receiveScan(body));
-      setOut({ ok: true, r, seq, preview, scan });
+      setOut({ ok: true, r, seq, preview, body });
     } catch (e) {
       if (!isApiError(e)) throw e;
       setOut({ ok: false, code: e.code, detail: e.detail, errors: e.errors, seq, preview });
     }
   };
+  const onScan = (scan: string) =>
+    send({
+      scan, ...(ipn.trim() ? { ipn: ipn.trim() } : {}), ...(place.trim() ? { location: { kind: 'store' as const, place: place.trim() } } : {}), ...(quarantine ? { quarantine: true } : {}),
+    }, checkOnly);
   const what = (r: ReceiveResult) =>
     `${r.package.quantity} × ${r.package.mpn} for ${r.package.ipn}, ${r.lotCreated ? 'new lot' : 'existing lot'} ${r.lot.lotCode ?? ''} · ${locationText(r.package.location)}${r.package.status === 'quarantined' ? ' · in quarantine' : ''}`;
   const label = out?.ok ? (out.r.label ?? {}) : {};
@@ -89,7 +91,7 @@ export function ReceivePage() {
               onClick={async () => {
                 setReceiving(true);
                 try {
-                  await onScan(out.scan, false);
+                  await send(out.body, false);
                 } finally {
                   setReceiving(false);
                 }

@@ -8,7 +8,7 @@ import { Badge, Button, Loading, PageHeader, Panel, formatDateTime, type Tone } 
 import { useAction, useDebounced, useQuery } from '../../hooks.ts';
 import { navigate } from '../../router.tsx';
 import { useCan } from '../../session.tsx';
-import { PLANNING_ROLES, WORK_ORDER_STATES, workOrdersApi, type WorkOrder, type WorkOrderInput } from './api.ts';
+import { PLANNING_ROLES, WORK_ORDER_STATES, workOrdersApi, type WorkOrderInput } from './api.ts';
 
 const TONE: Record<string, Tone> = { planned: 'neutral', released: 'info', in_progress: 'good', on_hold: 'bad', completed: 'good', closed: 'neutral', cancelled: 'neutral' };
 export function WoStateBadge({ state }: { state: string }) {
@@ -50,7 +50,6 @@ export function WorkOrdersPage({ query }: ScreenProps) {
     const wo = await workOrdersApi.create(toBody(fields, v) as unknown as WorkOrderInput);
     navigate(`/work-orders/${wo.id}`);
   });
-  const rows = list.data;
   return (
     <>
       <PageHeader
@@ -106,7 +105,7 @@ export function WorkOrdersPage({ query }: ScreenProps) {
         ) : (
           <DataTable
             testId="work-orders"
-            rows={rows}
+            rows={list.data}
             rowKey={(w) => w.id}
             onRowClick={(w) => navigate(`/work-orders/${w.id}`)}
             empty="No work order matches the filter."

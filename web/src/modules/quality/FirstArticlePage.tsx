@@ -4,17 +4,17 @@ import { ErrorPanel } from '../../components/ErrorPanel.tsx';
 import { Field, Loading, Notice, PageHeader, Panel, formatDateTime } from '../../components/ui.tsx';
 import { useQuery } from '../../hooks.ts';
 import { useCan } from '../../session.tsx';
+import { ACTIVE_WORK_ORDER_STATES } from '../production/api.ts';
 import { QUALITY_ROLES, qualityApi, type FirstArticleClaim } from './api.ts';
 import { QBadge, SignedAction } from './common.tsx';
 
 /** First-article decisions: the claims of a work order's gated steps and the inspector's signed verdict. */
 export function FirstArticlePage() {
   const canSign = useCan(QUALITY_ROLES.faiSigner);
-  const wos = useQuery(() => qualityApi.workOrders({ states: 'released,in_progress,on_hold', limit: 5000 }), []);
+  const wos = useQuery(() => qualityApi.workOrders({ states: ACTIVE_WORK_ORDER_STATES, limit: 5000 }), []);
   const [woId, setWoId] = useState<number | null>(null);
   const claims = useQuery(() => (woId ? qualityApi.firstArticles(woId) : Promise.resolve([] as FirstArticleClaim[])), [woId]);
   const [notice, setNotice] = useState<string | null>(null);
-  const active = wos.data;
   return (
     <>
       <PageHeader title="First article" subtitle="The first unit at a gated step waits for the inspector's signed approval before the rest may follow." />
@@ -24,7 +24,7 @@ export function FirstArticlePage() {
         <Field label="Work order">
           <select value={woId ?? ''} onChange={(e) => setWoId(e.target.value ? Number(e.target.value) : null)}>
             <option value="">— choose —</option>
-            {(active ?? []).map((w) => (
+            {(wos.data ?? []).map((w) => (
               <option key={w.id} value={w.id}>
                 {w.number} ({w.state})
               </option>
